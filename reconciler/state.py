@@ -1,0 +1,151 @@
+"""DesiredState: the validated config tree as one immutable, normalised value with a stable content hash.
+
+Validate produces it; plan diffs two of them; the proxy compiles one into its registry. The hash covers what the
+config means, not where it is written: the same resources spread over other files (or with defaults spelled out)
+hash the same, while reordering mux rules changes it because order is priority.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from reconciler.models import (
+    API_VERSION,
+    DEFAULT_WORKSPACE,
+    Metadata,
+    Persona,
+    Provider,
+    Resource,
+    Workspace,
+    WorkspaceSpec,
+)
+
+KIND_ORDER = ("Provider", "Persona", "Workspace")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a resource was declared (file relative to the config directory, 1-based line)."""
+
+    file: str
+    line: int
+
+
+T = TypeVar("T")
+
+
+def _frozen(items: Iterable[tuple[str, T]]) -> Mapping[str, T]:
+    return MappingProxyType(dict(sorted(items)))
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    providers: Mapping[str, Provider]
+    personas: Mapping[str, Persona]
+    workspaces: Mapping[str, Workspace]
+    origins: Mapping[tuple[str, str], Origin] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    hash: str = ""
+
+    @classmethod
+    def build(cls, resources: Iterable[tuple[Resource, Origin | None]]) -> DesiredState:
+        """Normalise validated resources into a state. Names must already be unique per kind."""
+        providers: dict[str, Provider] = {}
+        personas: dict[str, Persona] = {}
+        workspaces: dict[str, Workspace] = {}
+        origins: dict[tuple[str, str], Origin] = {}
+        for resource, origin in resources:
+            name = resource.metadata.name
+            if isinstance(resource, Provider):
+                providers[name] = resource
+            elif isinstance(resource, Persona):
+                personas[name] = resource
+            else:
+                workspaces[name] = resource
+            if origin is not None:
+                origins[(resource.kind, name)] = origin
+        # The default workspace always exists; undeclared, it is empty.
+        workspaces.setdefault(DEFAULT_WORKSPACE, implicit_default_workspace())
+        state = cls(
+            providers=_frozen(providers.items()),
+            personas=_frozen(personas.items()),
+            workspaces=_frozen(workspaces.items()),
+            origins=MappingProxyType(origins),
+        )
+        object.__setattr__(state, "hash", content_hash(state.essence()))
+        return state
+
+    @classmethod
+    def empty(cls) -> DesiredState:
+        return cls.build([])
+
+    def resources(self) -> Iterable[Resource]:
+        yield from self.providers.values()
+        yield from self.personas.values()
+        yield from self.workspaces.values()
+
+    def essence(self) -> dict[str, Any]:
+        """What the state means, as canonical JSON-able data: the input of the hash and of the diff."""
+        return {
+            "Provider": {name: provider_essence(p) for name, p in self.providers.items()},
+            "Persona": {name: _dump(p) for name, p in self.personas.items()},
+            "Workspace": {name: _dump(w) for name, w in self.workspaces.items()},
+        }
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+    def origin(self, kind: str, name: str) -> Origin | None:
+        return self.origins.get((kind, name))
+
+    def to_json(self) -> dict[str, Any]:
+        """A self-contained document from which `from_json` rebuilds an equal state (used to persist it)."""
+        return {
+            "hash": self.hash,
+            "resources": [r.model_dump(mode="json", by_alias=True) for r in self.resources()],
+            "origins": [
+                {"kind": kind, "name": name, "file": o.file, "line": o.line}
+                for (kind, name), o in sorted(self.origins.items())
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DesiredState:
+        from reconciler.models import KINDS
+
+        origins = {(o["kind"], o["name"]): Origin(o["file"], o["line"]) for o in data.get("origins", [])}
+        resources: list[tuple[Resource, Origin | None]] = []
+        for raw in data["resources"]:
+            resource = KINDS[raw["kind"]].model_validate(raw)
+            resources.append((resource, origins.get((resource.kind, resource.metadata.name))))
+        return cls.build(resources)
+
+
+def implicit_default_workspace() -> Workspace:
+    return Workspace(
+        api_version=API_VERSION,
+        kind="Workspace",
+        metadata=Metadata(name=DEFAULT_WORKSPACE),
+        spec=WorkspaceSpec(),
+    )
+
+
+def _dump(resource: Resource) -> dict[str, Any]:
+    return resource.model_dump(mode="json", by_alias=True, exclude={"api_version", "kind"})
+
+
+def provider_essence(provider: Provider) -> dict[str, Any]:
+    data = _dump(provider)
+    # An endpoint left to its default means the same as the default written out.
+    data["spec"]["endpoint"] = provider.spec.base_url
+    return data
+
+
+def content_hash(essence: Mapping[str, Any]) -> str:
+    canonical = json.dumps(essence, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
