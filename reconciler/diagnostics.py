@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 PathPart = str | int
@@ -34,8 +34,6 @@ class Diagnostic:
     message: str = ""
     hint: str = ""
     code: str = ""
-    # Source lines around `line` as (number, text) pairs, filled in by the loader for rendering.
-    context: tuple[tuple[int, str], ...] = field(default=(), compare=False)
 
     @property
     def yaml_path(self) -> str:
