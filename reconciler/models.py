@@ -127,8 +127,8 @@ Auth = Annotated[NoAuth | PassthroughAuth | ApiKeyAuth, Field(discriminator="typ
 
 
 class Price(_Model):
-    input_per_m_tok: float = Field(ge=0, description="USD per million input (prompt) tokens.")
-    output_per_m_tok: float = Field(ge=0, description="USD per million output (completion) tokens.")
+    input_per_m_tok: float = Field(ge=0, strict=True, description="USD per million input (prompt) tokens.")
+    output_per_m_tok: float = Field(ge=0, strict=True, description="USD per million output (completion) tokens.")
 
 
 class ModelSpec(_Model):
@@ -137,9 +137,9 @@ class ModelSpec(_Model):
 
 
 class Timeouts(_Model):
-    connect: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection to the provider.")
+    connect: float = Field(default=5.0, gt=0, strict=True, description="Seconds to wait for a connection to the provider.")
     read: float = Field(
-        default=600.0, gt=0, description="Seconds to wait for the next bytes of an answer from the provider."
+        default=600.0, gt=0, strict=True, description="Seconds to wait for the next bytes of an answer from the provider."
     )
 
 
@@ -220,7 +220,7 @@ class MuxRule(_Model):
 
 
 class WorkspaceSpec(_Model):
-    archived: bool = Field(default=False, description="An archived workspace keeps its history but serves nothing.")
+    archived: bool = Field(default=False, strict=True, description="An archived workspace keeps its history but serves nothing.")
     custom_instructions: str = Field(
         default="", description="Text prepended to the system prompt of every chat request (never FIM)."
     )

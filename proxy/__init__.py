@@ -1,0 +1,1 @@
+"""Muxgate's gateway: the Litestar proxy that routes client requests to providers by workspace mux rules."""
