@@ -39,11 +39,11 @@ class Checked:
 
 def check_dir(directory: Path, cache: ParseCache | None = None) -> Checked:
     load = load_dir(directory, cache)
-    return Checked(load, validate(load))
+    return Checked(load, validate(load, cache))
 
 
 def check_ref(directory: Path, ref: str, cache: ParseCache | None = None) -> Checked:
     files, diagnostics = read_git_tree(directory, ref)
     load = load_files(files, cache)
     load = LoadResult(load.files, tuple(diagnostics) + load.diagnostics)
-    return Checked(load, validate(load))
+    return Checked(load, validate(load, cache))

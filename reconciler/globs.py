@@ -16,6 +16,7 @@ from functools import lru_cache
 MAX_PATTERN_LENGTH = 256
 
 
+@lru_cache(maxsize=4096)
 def glob_error(pattern: str) -> str | None:
     """A sentence saying why `pattern` is not a usable glob, or None when it is."""
     if len(pattern) > MAX_PATTERN_LENGTH:

@@ -96,9 +96,14 @@ class LoadResult:
 
 @dataclass
 class ParseCache:
-    """Parsed files by (path, content digest). `retain` drops what the last load did not see."""
+    """Parsed files by (path, content digest). `retain` drops what the last load did not see.
+
+    `derived` holds what later stages computed from one document alone (validate's per-document result), keyed by
+    the Document object's identity; entries go when their file leaves the cache.
+    """
 
     entries: dict[tuple[str, str], SourceFile] = field(default_factory=dict)
+    derived: dict[int, tuple[Document, Any]] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
 
@@ -116,7 +121,15 @@ class ParseCache:
     def retain(self, keys: set[tuple[str, str]]) -> None:
         for key in list(self.entries):
             if key not in keys:
-                del self.entries[key]
+                for doc in self.entries.pop(key).documents:
+                    self.derived.pop(id(doc), None)
+
+    def derived_for(self, doc: Document) -> Any | None:
+        entry = self.derived.get(id(doc))
+        return entry[1] if entry is not None and entry[0] is doc else None
+
+    def remember(self, doc: Document, value: Any) -> None:
+        self.derived[id(doc)] = (doc, value)
 
 
 # --- reading files ------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from reconciler.credentials import find_literal_credentials
 from reconciler.diagnostics import Diagnostic, Severity, YamlPath, format_path, has_errors, sort_key
 from reconciler.globs import glob_error
-from reconciler.loader import Document, LoadResult
+from reconciler.loader import Document, LoadResult, ParseCache
 from reconciler.models import (
     API_VERSION,
     DEFAULT_WORKSPACE,
@@ -46,12 +46,16 @@ class Validation:
         return self.state is not None
 
 
-def validate(load: LoadResult) -> Validation:
-    """Every diagnostic of the tree, sorted by file and position; a state only when there is no error."""
+def validate(load: LoadResult, cache: ParseCache | None = None) -> Validation:
+    """Every diagnostic of the tree, sorted by file and position; a state only when there is no error.
+
+    With the cache that loaded the tree, documents checked before (same file, same content) are not checked again;
+    the checks across documents always run.
+    """
     checker = _Checker()
     checker.diagnostics.extend(load.diagnostics)
     for doc in load.documents:
-        checker.document(doc)
+        checker.document_cached(doc, cache)
     checker.cross_document()
     diagnostics = tuple(sorted(dict.fromkeys(checker.diagnostics), key=sort_key))
     if has_errors(diagnostics):
@@ -120,6 +124,24 @@ class _Checker:
         )
 
     # --- one document -------------------------------------------------------------------------------------------
+
+    def document_cached(self, doc: Document, cache: ParseCache | None) -> None:
+        found = cache.derived_for(doc) if cache is not None else None
+        if found is None:
+            marks = len(self.diagnostics), len(self.resources), set(self.invalid_names)
+            self.document(doc)
+            found = (
+                tuple(self.diagnostics[marks[0] :]),
+                tuple(self.resources[marks[1] :]),
+                frozenset(self.invalid_names - marks[2]),
+            )
+            if cache is not None:
+                cache.remember(doc, found)
+            return
+        diagnostics, resources, invalid = found
+        self.diagnostics.extend(diagnostics)
+        self.resources.extend(resources)
+        self.invalid_names.update(invalid)
 
     def document(self, doc: Document) -> None:
         for path, what in find_literal_credentials(doc.data):
