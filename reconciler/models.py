@@ -41,7 +41,12 @@ Name = Annotated[
 
 
 class Metadata(_Model):
-    name: Name = Field(description="Unique name of the resource within its kind. Never changed silently.")
+    name: Name = Field(
+        description=(
+            "Unique name of the resource within its kind: lower-case letters, digits, '-' and '_', starting with a "
+            "letter or digit, at most 63 characters. Never changed silently."
+        )
+    )
     labels: dict[str, str] = Field(
         default_factory=dict, description="Free-form key/value labels, for example the owning team."
     )
@@ -91,6 +96,10 @@ DEFAULT_ENDPOINTS: dict[ProviderType, str] = {
 
 class SecretRef(_Model):
     """Where a secret is read from when the gateway starts; the value itself is never written in YAML."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["fromEnv"]}, {"required": ["fromFile"]}]},
+    )
 
     from_env: str | None = Field(
         default=None,
@@ -148,6 +157,7 @@ class ProviderSpec(_Model):
     endpoint: str | None = Field(
         default=None,
         description="Base URL of the provider's API. Optional for types with a well-known address (not vllm).",
+        json_schema_extra={"pattern": r"^https?://[^\s/?#]+[^\s]*$"},
     )
     description: str = Field(default="", description="Free text shown in the admin API.")
     auth: Auth = Field(default_factory=lambda: NoAuth(type="none"), description="How requests are authenticated.")
@@ -215,7 +225,7 @@ class Match(_Model):
 
 class MuxRule(_Model):
     match: Match = Field(description="When the rule applies.")
-    provider: Name = Field(description="Name of a declared Provider.")
+    provider: Name = Field(description="Name of a declared Provider (kind: Provider, metadata.name).")
     model: str = Field(min_length=1, description="Model to route to; one of the provider's models if it lists any.")
 
 
@@ -247,21 +257,21 @@ class _Document(_Model):
 class Provider(_Document):
     """An LLM provider endpoint that mux rules route to (global)."""
 
-    kind: Literal["Provider"] = Field(description="Provider")
+    kind: Literal["Provider"] = Field(description="Always Provider: an LLM endpoint that mux rules route to.")
     spec: ProviderSpec = Field(description="The provider's type, endpoint, auth and models.")
 
 
 class Workspace(_Document):
     """A workspace: its routing rules and custom instructions."""
 
-    kind: Literal["Workspace"] = Field(description="Workspace")
+    kind: Literal["Workspace"] = Field(description="Always Workspace: routing rules and custom instructions.")
     spec: WorkspaceSpec = Field(default_factory=WorkspaceSpec, description="Rules, instructions, lifecycle.")
 
 
 class Persona(_Document):
     """A named persona (global)."""
 
-    kind: Literal["Persona"] = Field(description="Persona")
+    kind: Literal["Persona"] = Field(description="Always Persona: a named persona with a description.")
     spec: PersonaSpec = Field(description="The persona's description.")
 
 

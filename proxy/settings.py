@@ -1,0 +1,32 @@
+"""Settings of the gateway: one pydantic model read by the CLI, `MUXGATE_*` environment variables and create_app.
+
+Precedence: command-line flags, then environment variables, then the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MUXGATE_", extra="forbid", frozen=True)
+
+    config_dir: Path = Field(default=Path("."), description="The config directory to serve (DIR).")
+    host: str = Field(default="127.0.0.1", description="Address to bind; loopback by default.")
+    port: int = Field(default=8989, ge=0, le=65535, description="Port to bind (0 picks a free one).")
+    data_dir: Path = Field(default=Path(".muxgate"), description="Where state and analytics are kept.")
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="Largest request body accepted from a client, in bytes."
+    )
+    transport: Literal["aiohttp", "httpx"] = Field(
+        default="aiohttp",
+        description="HTTP transport under the httpx client used for upstream calls (see docs/benchmarks.md).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
+    default_workspace: str = Field(
+        default="default", description="Workspace for requests that name none (until one is activated)."
+    )
