@@ -89,7 +89,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         current = base.state
     plan: Plan | None = None
     if desired.state is not None and not any(d.severity is Severity.ERROR for d in diagnostics):
-        plan = diff(desired.state, current, prune=args.prune, source_label=str(directory))
+        plan = diff(
+            desired.state,
+            current,
+            prune=args.prune,
+            source_label=str(directory),
+            current_label=args.against or "nothing (no --against given)",
+        )
     _print(args, plan, diagnostics, sources, directory, out)
     if plan is None:
         return EXIT_ERROR

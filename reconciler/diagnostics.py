@@ -57,6 +57,7 @@ class Diagnostic:
             "file": self.file,
             "line": self.line,
             "column": self.column,
+            "end_column": self.end_column,
             "path": self.yaml_path,
         }
 
