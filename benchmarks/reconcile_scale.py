@@ -118,14 +118,14 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
 
             def run_cold() -> None:
                 nonlocal state
-                state = pipeline(root, cache, None)
+                state = pipeline(root, cache, None)  # noqa: B023
 
             cold.append(timed(run_cold))
-            warm.append(timed(lambda: pipeline(root, cache, state)))
+            warm.append(timed(lambda: pipeline(root, cache, state)))  # noqa: B023 - called before the loop moves on
             edited = root / "workspaces" / f"team-{r % n}.yaml"
             edited.write_text(WORKSPACE.format(i=r % n, cc=(r % n) % 17, model="gpt-4o-mini"))
             misses = cache.misses
-            one.append(timed(lambda: pipeline(root, cache, state)))
+            one.append(timed(lambda: pipeline(root, cache, state)))  # noqa: B023
             if cache.misses - misses != 1:
                 raise SystemExit(f"expected one file parsed after a one-file change, got {cache.misses - misses}")
     return {"files": n, "cold_s": _summary(cold), "warm_s": _summary(warm), "one_file_s": _summary(one)}
@@ -146,7 +146,12 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
 
 
 def fmt(s: dict[str, float]) -> str:
@@ -162,11 +167,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args()
-    results = {"machine": machine(), "runs": [measure(n, args.rounds) for n in args.sizes]}
+    runs = [measure(n, args.rounds) for n in args.sizes]
+    results = {"machine": machine(), "runs": runs}
     print(f"machine: {results['machine']}")
     print("| files | cold | unchanged (cached) | after a one-file change |")
     print("|---:|---:|---:|---:|")
-    for run in results["runs"]:
+    for run in runs:
         print(f"| {run['files']:,} | {fmt(run['cold_s'])} | {fmt(run['warm_s'])} | {fmt(run['one_file_s'])} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

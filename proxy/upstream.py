@@ -46,5 +46,7 @@ def map_error(exc: httpx.HTTPError, provider: str, url: str) -> UpstreamError:
         what = "connecting to" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting for"
         return UpstreamError(504, f"Timed out {what} provider {provider} at {url}.")
     if isinstance(exc, httpx.ConnectError):
-        return UpstreamError(502, f"Provider {provider} at {url} cannot be reached: {exc or 'connection refused'}.")
+        return UpstreamError(
+            502, f"Provider {provider} at {url} cannot be reached: {exc or 'connection refused'}."
+        )
     return UpstreamError(502, f"Provider {provider} at {url} failed: {type(exc).__name__}: {exc}.")

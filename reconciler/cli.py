@@ -48,7 +48,9 @@ def build_parser(prog: str = "reconcile") -> argparse.ArgumentParser:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", nargs="?", default=".", metavar="DIR", help="config directory (default: .)")
     parser.add_argument(
-        "--dry-run", action="store_true", help="validate and print the plan; change nothing (required for now)"
+        "--dry-run",
+        action="store_true",
+        help="validate and print the plan; change nothing (required for now)",
     )
     parser.add_argument(
         "--against",
@@ -58,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", choices=("text", "json", "github"), default="text", help="output format")
     parser.add_argument("--no-color", action="store_true", help="never colour the text output")
     parser.add_argument(
-        "--detailed-exitcode", action="store_true", help="exit 2 when the config is valid and there are changes"
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when the config is valid and there are changes",
     )
     parser.add_argument("--prune", action="store_true", help="plan to delete archived workspaces")
 
@@ -109,12 +113,12 @@ def _base_problems(base: Checked, ref: str) -> list[Diagnostic]:
     fatal = [d for d in base.diagnostics if d.code in ("ref-missing", "not-a-repo", "dir-missing")]
     if fatal:
         return fatal
+    errors = sum(1 for d in base.diagnostics if d.severity is Severity.ERROR)
     return [
         Diagnostic(
             Severity.WARNING,
             "base config is invalid",
-            message=f"The config at {ref} does not validate ({sum(1 for d in base.diagnostics if d.severity is Severity.ERROR)} "
-            "errors); the plan compares against nothing.",
+            message=f"The config at {ref} does not validate ({errors} errors); the plan compares against nothing.",
             hint=f"Run reconcile --dry-run on {ref} to see its errors.",
             code="base-invalid",
         )

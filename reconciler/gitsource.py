@@ -71,8 +71,7 @@ def read_git_tree(directory: Path, ref: str) -> tuple[list[tuple[str, bytes]], l
         return fail(
             "git ref not found",
             f'"{ref}" is not a branch, tag or commit of {top}.',
-            "In CI, fetch the base branch first (for example: git fetch origin main --depth=1) and pass "
-            "origin/main.",
+            "In CI, fetch the base branch first (for example: git fetch origin main --depth=1) and pass origin/main.",
             "ref-missing",
         )
     sha = commit.decode().strip()
@@ -123,10 +122,10 @@ def read_git_tree(directory: Path, ref: str) -> tuple[list[tuple[str, bytes]], l
     offset = 0
     for rel, _blob in wanted:
         header_end = batch.index(b"\n", offset)
-        size = int(batch[offset:header_end].split()[2])
+        length = int(batch[offset:header_end].split()[2])
         start = header_end + 1
-        files.append((rel, batch[start : start + size]))
-        offset = start + size + 1  # each object is followed by a newline
+        files.append((rel, batch[start : start + length]))
+        offset = start + length + 1  # each object is followed by a newline
     return files, diagnostics
 
 

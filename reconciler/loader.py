@@ -264,7 +264,7 @@ _IMPLICIT: tuple[tuple[Tag, re.Pattern[str]], ...] = (
 _MAYBE_TYPED = frozenset("~nNtTfF0123456789+-.<")
 
 
-class _CoreResolver(BaseResolver):  # type: ignore[misc]
+class _CoreResolver(BaseResolver):
     """The YAML 1.2 core schema without ruamel's version bookkeeping, which cost half the parse time."""
 
     def __init__(self, version: Any = None, loader: Any = None, loadumper: Any = None) -> None:

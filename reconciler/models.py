@@ -146,9 +146,14 @@ class ModelSpec(_Model):
 
 
 class Timeouts(_Model):
-    connect: float = Field(default=5.0, gt=0, strict=True, description="Seconds to wait for a connection to the provider.")
+    connect: float = Field(
+        default=5.0, gt=0, strict=True, description="Seconds to wait for a connection to the provider."
+    )
     read: float = Field(
-        default=600.0, gt=0, strict=True, description="Seconds to wait for the next bytes of an answer from the provider."
+        default=600.0,
+        gt=0,
+        strict=True,
+        description="Seconds to wait for the next bytes of an answer from the provider.",
     )
 
 
@@ -230,7 +235,9 @@ class MuxRule(_Model):
 
 
 class WorkspaceSpec(_Model):
-    archived: bool = Field(default=False, strict=True, description="An archived workspace keeps its history but serves nothing.")
+    archived: bool = Field(
+        default=False, strict=True, description="An archived workspace keeps its history but serves nothing."
+    )
     custom_instructions: str = Field(
         default="", description="Text prepended to the system prompt of every chat request (never FIM)."
     )
