@@ -1,0 +1,184 @@
+"""OpenAI streams: chat chunks (`chat.completion.chunk`) and legacy completion chunks (`text_completion`).
+
+Decoding: each `data:` event is a chunk; `data: [DONE]` ends the stream. Tool calls arrive as deltas keyed by
+`index`: the first delta of an index carries the id and name, later ones fragments of the arguments string.
+Usage comes in a last chunk with empty `choices` when the request set `stream_options.include_usage`.
+
+Encoding: a first chunk with the assistant role, one chunk per text or tool-call delta, a chunk with the
+finish reason, the usage chunk when the client asked for it, then `data: [DONE]`. The fixed head of every chunk
+is built once per stream.
+"""
+
+from __future__ import annotations
+
+from reconciler.models import ApiFormat
+
+from . import stamps
+from .codec import DecodeError, dumps, loads
+from .content import arguments_string
+from .errors import error_event, error_message
+from .events import Encoder, StreamState
+from .openai_anthropic import openai_usage
+from .outcome import finish_from_openai
+from .sse import SseEvent
+
+
+class OpenAIDecoder:
+    __slots__ = ("_sink", "_started", "_state", "_tools", "usage_only")
+
+    def __init__(self, sink: Encoder, state: StreamState) -> None:
+        self._sink = sink
+        self._state = state
+        self._started = False
+        self._tools: set[int] = set()
+        # The last chunk carried usage and no choice: the chunk `stream_options.include_usage` adds.
+        self.usage_only = False
+
+    def event(self, event: SseEvent) -> None:
+        self.usage_only = False
+        data = event.data
+        if data == "[DONE]":
+            self._state.finished = True
+            self._sink.end()
+            return
+        try:
+            chunk = loads(data)
+        except DecodeError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            self._fail("The provider sent a stream event that is not a JSON object.")
+            return
+        if chunk.get("error") is not None:
+            self._fail(error_message(chunk, 500)[0])
+            return
+        sink, state = self._sink, self._state
+        if not self._started:
+            self._started = True
+            response_id = chunk.get("id")
+            state.response_id = response_id if isinstance(response_id, str) else None
+            sink.start()
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            state.input_tokens = usage.get("prompt_tokens")
+            state.output_tokens = usage.get("completion_tokens")
+        choices = chunk.get("choices")
+        if not choices:
+            self.usage_only = isinstance(usage, dict)
+            return
+        choice = choices[0]
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            if content := delta.get("content"):
+                sink.text(content)
+            if refusal := delta.get("refusal"):
+                sink.text(refusal)
+            if calls := delta.get("tool_calls"):
+                self._tool_calls(calls)
+        elif text := choice.get("text"):
+            sink.text(text)
+        reason = choice.get("finish_reason")
+        if reason and state.stop_reason is None:
+            state.stop_reason = finish_from_openai(reason)
+            sink.finish()
+
+    def _tool_calls(self, calls: list[dict[str, object]]) -> None:
+        for position, call in enumerate(calls):
+            index = call.get("index", position)
+            if not isinstance(index, int):
+                index = position
+            function = call.get("function")
+            if not isinstance(function, dict):
+                function = {}
+            if index not in self._tools:
+                self._tools.add(index)
+                call_id = call.get("id")
+                name = function.get("name")
+                self._sink.tool_start(
+                    index,
+                    call_id if isinstance(call_id, str) and call_id else stamps.tool_call_id(),
+                    name if isinstance(name, str) else "",
+                )
+            arguments = function.get("arguments")
+            if arguments:
+                self._sink.tool_args(index, arguments_string(arguments))
+
+    def _fail(self, message: str) -> None:
+        self._state.error = message
+        self._sink.error(message)
+
+
+class OpenAIEncoder(Encoder):
+    def __init__(self, state: StreamState, *, model: str, created: int, legacy: bool, include_usage: bool) -> None:
+        super().__init__()
+        self._state = state
+        self._model = model
+        self._created = created
+        self._legacy = legacy
+        self._include_usage = include_usage
+        self._head = b""
+        self._prefix = b""
+        self._finished = False
+
+    def start(self) -> None:
+        if self._head:
+            return
+        response_id = stamps.openai_id(self._state.response_id, legacy=self._legacy)
+        kind = b"text_completion" if self._legacy else b"chat.completion.chunk"
+        self._head = (
+            b'{"id":'
+            + dumps(response_id)
+            + b',"object":"'
+            + kind
+            + b'","created":'
+            + str(self._created).encode()
+            + b',"model":'
+            + dumps(self._model)
+        )
+        self._prefix = b"data: " + self._head + b',"choices":[{"index":0,'
+        if not self._legacy:
+            self._delta(b'{"role":"assistant","content":""}')
+
+    def _delta(self, delta: bytes, finish: bytes = b"null") -> None:
+        self.out.append(self._prefix + b'"delta":' + delta + b',"logprobs":null,"finish_reason":' + finish + b"}]}\n\n")
+
+    def _text(self, text: bytes, finish: bytes = b"null") -> None:
+        self.out.append(self._prefix + b'"text":' + text + b',"logprobs":null,"finish_reason":' + finish + b"}]}\n\n")
+
+    def text(self, text: str) -> None:
+        self.start()
+        if self._legacy:
+            self._text(dumps(text))
+        else:
+            self._delta(b'{"content":' + dumps(text) + b"}")
+
+    def tool_start(self, index: int, call_id: str, name: str) -> None:
+        self.start()
+        if not self._legacy:
+            call = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+            self._delta(dumps({"tool_calls": [call]}))
+
+    def tool_args(self, index: int, fragment: str) -> None:
+        if not self._legacy:
+            self._delta(dumps({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
+
+    def finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self.start()
+        reason = dumps(self._state.stop_reason or "stop")
+        if self._legacy:
+            self._text(b'""', reason)
+        else:
+            self._delta(b"{}", reason)
+
+    def end(self) -> None:
+        self.finish()
+        state = self._state
+        if self._include_usage and (state.input_tokens is not None or state.output_tokens is not None):
+            usage = dumps(openai_usage(state.input_tokens, state.output_tokens))
+            self.out.append(b"data: " + self._head + b',"choices":[],"usage":' + usage + b"}\n\n")
+        self.out.append(b"data: [DONE]\n\n")
+
+    def error(self, message: str) -> None:
+        self.out.append(error_event(ApiFormat.OPENAI, message))

@@ -1,0 +1,172 @@
+"""Server-sent events over bytes, incrementally: the framing of OpenAI and Anthropic streams.
+
+`SseParser.feed` takes the provider's bytes as they arrive, cut anywhere (inside a line, a UTF-8 character or
+a CRLF pair), and returns the events completed by that chunk. It follows the WHATWG rules: lines end with CRLF,
+LF or CR; a line starting with `:` is a comment; a field without a colon has an empty value; one space after
+the colon is dropped; several `data:` lines join with LF; a blank line dispatches the event, and a frame with
+no `data:` line dispatches nothing. One deliberate leniency: `close()` dispatches an event whose lines are
+complete but whose blank line never came, so a provider that omits the final blank line is not mistaken for one
+that broke off; a line cut off by the end of the stream is dropped, as the standard says.
+
+`feed_frames` returns every frame (the bytes up to and including a blank line) with its event, or None for a
+frame that dispatches nothing (a keep-alive comment): pass-through streams forward exactly those bytes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+_BOM = b"\xef\xbb\xbf"
+_BLANK_LINES = frozenset((b"\n", b"\r\n", b"\r"))
+
+
+class SseEvent(NamedTuple):
+    event: str
+    data: str
+    id: str | None = None
+
+
+class SseFrame(NamedTuple):
+    raw: bytes
+    event: SseEvent | None
+
+
+class SseParser:
+    __slots__ = ("_after_cr", "_data", "_event", "_frame", "_id", "_keep_raw", "_partial", "_started")
+
+    def __init__(self) -> None:
+        self._partial: list[bytes] = []
+        # A CR ended the last chunk: an LF at the start of the next one belongs to the same line break.
+        self._after_cr = False
+        self._started = False
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+        self._frame: list[bytes] = []
+        self._keep_raw = False
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        self._keep_raw = False
+        events: list[SseEvent] = []
+        for line in self._lines(chunk):
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def feed_frames(self, chunk: bytes) -> list[SseFrame]:
+        self._keep_raw = True
+        frames: list[SseFrame] = []
+        for line in self._lines(chunk):
+            self._frame.append(line)
+            if line in _BLANK_LINES:
+                event = self._line(line)
+                frames.append(SseFrame(b"".join(self._frame), event))
+                self._frame.clear()
+            else:
+                self._line(line)
+        return frames
+
+    def close(self) -> list[SseEvent]:
+        """Events left open by the end of the stream (see the module docstring)."""
+        return [frame.event for frame in self.close_frames() if frame.event is not None]
+
+    def close_frames(self) -> list[SseFrame]:
+        if self._partial or not self._data:
+            # Comments and a stray LF are forwarded; the lines of an event cut short are not.
+            harmless = not (self._partial or self._data or self._event is not None)
+            raw = b"".join(self._frame) if harmless else b""
+            self._partial.clear()
+            self._frame.clear()
+            return [SseFrame(raw, None)] if raw else []
+        self._frame.append(b"\n")
+        frame = SseFrame(b"".join(self._frame), self._dispatch())
+        self._frame.clear()
+        return [frame]
+
+    @property
+    def pending(self) -> bool:
+        """True while bytes of an unfinished event are held back."""
+        return bool(self._partial or self._data or self._event is not None)
+
+    def _lines(self, chunk: bytes) -> list[bytes]:
+        """The complete lines of `chunk`, with their line breaks; an unfinished tail is kept for later."""
+        if not chunk:
+            return []
+        skipped_lf = False
+        if self._after_cr:
+            self._after_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+                skipped_lf = True
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if skipped_lf:
+                self._frame_lf()
+            if chunk:
+                self._partial.append(chunk)
+            return []
+        if self._partial:
+            self._partial.append(chunk)
+            chunk = b"".join(self._partial)
+            self._partial.clear()
+        lines = chunk.splitlines(keepends=True)
+        last = lines[-1]
+        if last[-1] == 13:  # CR
+            self._after_cr = True
+        elif last[-1] != 10:  # LF
+            self._partial.append(lines.pop())
+        if skipped_lf:
+            self._frame_lf()
+        if not self._started and lines:
+            self._started = True
+            lines[0] = lines[0].removeprefix(_BOM)
+        return lines
+
+    def _frame_lf(self) -> None:
+        # The LF of a CRLF split across two chunks ends no line of its own, but its byte still goes out (with
+        # the next frame) so a pass-through client receives every byte in order.
+        if self._keep_raw:
+            self._frame.append(b"\n")
+
+    def _line(self, line: bytes) -> SseEvent | None:
+        if line.startswith(b"data:"):
+            data = line[5:].rstrip(b"\r\n")
+            if data[:1] == b" ":
+                data = data[1:]
+            self._data.append(data.decode("utf-8", "replace"))
+            return None
+        text = line.rstrip(b"\r\n")
+        if not text:
+            if self._data:
+                return self._dispatch()
+            self._event = None
+            return None
+        if text[:1] == b":":
+            return None
+        name, colon, raw_value = text.partition(b":")
+        if colon and raw_value[:1] == b" ":
+            raw_value = raw_value[1:]
+        value = raw_value.decode("utf-8", "replace")
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value
+        elif name == b"id" and "\0" not in value:
+            self._id = value
+        return None
+
+    def _dispatch(self) -> SseEvent:
+        data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
+        event = SseEvent(self._event or "message", data, self._id)
+        self._data = []
+        self._event = None
+        return event
+
+
+def encode_event(data: str, event: str | None = None) -> bytes:
+    """One SSE event; data with line breaks becomes several `data:` lines."""
+    head = b"" if event is None else b"event: " + event.encode() + b"\n"
+    if "\n" not in data and "\r" not in data:
+        return head + b"data: " + data.encode() + b"\n\n"
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return head + b"".join(b"data: " + line.encode() + b"\n" for line in lines) + b"\n"

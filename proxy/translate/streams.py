@@ -1,0 +1,203 @@
+"""Stream translation: the provider's byte stream becomes the client's byte stream, event by event.
+
+    provider bytes ─ SseParser / NdjsonParser ─ decoder (source format) ─ Encoder (target format) ─ client bytes
+                                                     │
+                                                 StreamState → usage, stop reason, complete, error (analytics)
+
+Nothing is held back beyond the event being parsed (and an Ollama client's tool call until its arguments are
+complete). A same-format stream is forwarded frame by frame, byte for byte, while the decoder still reads it
+for usage; the one change is dropping the usage chunk that `translate_request` asked an OpenAI provider for
+when the client did not ask for it. When the provider's stream stops without its end (no `[DONE]`,
+`message_stop` or `done`, and no stop reason), `close()` writes an error event so the client does not take a
+cut answer for a whole one.
+"""
+
+from __future__ import annotations
+
+from reconciler.models import ApiFormat
+
+from . import stamps
+from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
+from .codec import DecodeError, loads
+from .errors import error_event
+from .events import Encoder, StreamState
+from .ndjson import NdjsonParser
+from .ollama_stream import OllamaDecoder, OllamaEncoder
+from .openai_stream import OpenAIDecoder, OpenAIEncoder
+from .outcome import Usage
+from .sse import SseEvent, SseParser
+
+OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
+CUT_SHORT = "The provider closed the stream before the answer was complete."
+
+
+class StreamTranslator:
+    """Translates one streamed answer from a `source` provider to a `target` client.
+
+    `model` is the routed model named in the client's events; `legacy` means the client called a prompt-style
+    route (legacy completions, Ollama generate); `include_usage` means an OpenAI client asked for a usage
+    chunk (`stream_options.include_usage`); `created` fixes the Unix time stamped on events (now by default).
+    Call `feed` with each chunk of the provider's body and send what it returns; call `close` once when the
+    body ends and send that too.
+    """
+
+    def __init__(
+        self,
+        source: ApiFormat,
+        target: ApiFormat,
+        *,
+        model: str,
+        legacy: bool = False,
+        include_usage: bool = False,
+        created: int | None = None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self._state = state = StreamState()
+        self._passthrough = source is target
+        self._closed = False
+        when = stamps.unix_now() if created is None else created
+        encoder: Encoder
+        if self._passthrough:
+            encoder = Encoder()
+        elif target is OPENAI:
+            encoder = OpenAIEncoder(state, model=model, created=when, legacy=legacy, include_usage=include_usage)
+        elif target is ANTHROPIC:
+            encoder = AnthropicEncoder(state, model=model)
+        else:
+            encoder = OllamaEncoder(state, model=model, created=when, legacy=legacy)
+        self._encoder = encoder
+        self._ndjson: NdjsonParser | None = None
+        self._lines: OllamaDecoder | None = None
+        self._sse = SseParser()
+        self._events: OpenAIDecoder | AnthropicDecoder | None = None
+        self._openai: OpenAIDecoder | None = None
+        if source is OLLAMA:
+            self._ndjson = NdjsonParser()
+            self._lines = OllamaDecoder(encoder, state)
+        elif source is ANTHROPIC:
+            self._events = AnthropicDecoder(encoder, state)
+        else:
+            self._events = self._openai = OpenAIDecoder(encoder, state)
+        self._drop_usage = self._passthrough and source is OPENAI and not include_usage
+
+    # --- what analytics read ---
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self._state.input_tokens
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self._state.output_tokens
+
+    @property
+    def usage(self) -> Usage | None:
+        state = self._state
+        if state.input_tokens is None and state.output_tokens is None:
+            return None
+        return Usage(state.input_tokens, state.output_tokens)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the answer ended, in OpenAI's words: stop, length, tool_calls, content_filter."""
+        return self._state.stop_reason
+
+    @property
+    def complete(self) -> bool:
+        """The answer reached its end (the provider's end event, or a stop reason before the body closed)
+        and no error occurred."""
+        state = self._state
+        return state.error is None and (state.finished or (self._closed and state.stop_reason is not None))
+
+    @property
+    def error(self) -> str | None:
+        """The provider's error message, or why the stream could not be translated or was cut short."""
+        return self._state.error
+
+    # --- the stream ---
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._closed:
+            raise RuntimeError("StreamTranslator.feed() was called after close(); use one translator per stream.")
+        if self._passthrough:
+            return self._forward(chunk, final=False)
+        if self._state.error is not None:
+            return b""
+        if self._ndjson is not None:
+            self._decode_lines(self._ndjson.feed(chunk))
+        else:
+            self._decode_events(self._sse.feed(chunk))
+        return self._encoder.take()
+
+    def close(self) -> bytes:
+        if self._closed:
+            return b""
+        if self._passthrough:
+            out = self._forward(b"", final=True)
+        else:
+            out = b""
+            if self._state.error is None:
+                if self._ndjson is not None:
+                    self._decode_lines(_whole_lines(self._ndjson.close()))
+                else:
+                    self._decode_events(self._sse.close())
+        self._closed = True
+        state = self._state
+        if state.error is None and not state.finished:
+            if state.stop_reason is not None:
+                # The answer is whole; only the provider's end marker is missing.
+                self._encoder.end()
+            else:
+                state.error = CUT_SHORT
+                if self._passthrough:
+                    out += error_event(self.target, CUT_SHORT)
+                else:
+                    self._encoder.error(CUT_SHORT)
+        return out + self._encoder.take()
+
+    def _decode_lines(self, lines: list[bytes]) -> None:
+        assert self._lines is not None
+        for line in lines:
+            self._lines.line(line)
+            if self._state.error is not None:
+                return
+
+    def _decode_events(self, events: list[SseEvent]) -> None:
+        assert self._events is not None
+        for event in events:
+            self._events.event(event)
+            if self._state.error is not None:
+                return
+
+    def _forward(self, chunk: bytes, *, final: bool) -> bytes:
+        """Same-format streams: complete frames go out unchanged, read on the way for usage."""
+        if self._ndjson is not None:
+            assert self._lines is not None
+            lines = _whole_lines(self._ndjson.close()) if final else self._ndjson.feed(chunk)
+            for line in lines:
+                self._lines.line(line)
+            return b"".join(line + b"\n" for line in lines)
+        assert self._events is not None
+        frames = self._sse.close_frames() if final else self._sse.feed_frames(chunk)
+        out: list[bytes] = []
+        for frame in frames:
+            if frame.event is not None:
+                self._events.event(frame.event)
+                if self._drop_usage and self._openai is not None and self._openai.usage_only:
+                    continue
+            out.append(frame.raw)
+        return b"".join(out)
+
+
+def _whole_lines(lines: list[bytes]) -> list[bytes]:
+    """The last line of an NDJSON stream may lack its LF; it counts only if it is whole JSON, otherwise the
+    stream was cut inside it."""
+    whole = []
+    for line in lines:
+        try:
+            loads(line)
+        except DecodeError:
+            continue
+        whole.append(line)
+    return whole
