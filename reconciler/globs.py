@@ -25,10 +25,11 @@ def glob_error(pattern: str) -> str | None:
         return "The glob contains a line break or NUL character."
     try:
         re.compile(_translate(pattern))
-    except ValueError as exc:  # re.error is a ValueError
-        return str(exc)[:1].upper() + str(exc)[1:] if not isinstance(exc, re.error) else (
-            f"The glob has an invalid character class ({exc.msg})."
-        )
+    except re.error as exc:  # not a ValueError: a range that runs backwards, such as [z-a]
+        # re's own position counts characters of the translated regex, not of the glob.
+        return f"The glob has an invalid character class ({exc.msg.split(' at position')[0]})."
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -50,21 +51,42 @@ def _translate(pattern: str) -> str:
         elif c == "?":
             out.append("[^/]")
         elif c == "[":
-            end = pattern.find("]", i + 2 if pattern.startswith("[!", i) or pattern.startswith("[]", i) else i + 1)
+            # A ']' right after '[' or '[!' is a member of the class, not its end (as in fnmatch).
+            j = i + 2 if pattern.startswith("[!", i) else i + 1
+            if pattern.startswith("]", j):
+                j += 1
+            end = pattern.find("]", j)
             if end < 0:
                 raise ValueError(f"The '[' at position {i + 1} is never closed with ']'.")
             body = pattern[i + 1 : end]
             negate = body.startswith("!")
             if negate:
                 body = body[1:]
-            body = body.replace("\\", "\\\\").replace("^", "\\^")
-            out.append(f"[{'^/' if negate else ''}{body}]" if negate else f"[{body}]")
+            out.append(f"[{'^/' if negate else ''}{_class_body(body)}]")
             i = end + 1
             continue
         else:
             out.append(re.escape(c))
         i += 1
     return "".join(out)
+
+
+def _class_body(body: str) -> str:
+    """The members of a character class as regex text: ranges kept, everything else literal.
+
+    Escaping every other character keeps `[[]`, `[a&&b]` or `[^]` from meaning something else to `re` (and from
+    its warnings about nested sets).
+    """
+    parts: list[str] = []
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            parts.append(f"{re.escape(body[k])}-{re.escape(body[k + 2])}")
+            k += 3
+        else:
+            parts.append(re.escape(body[k]))
+            k += 1
+    return "".join(parts)
 
 
 @lru_cache(maxsize=4096)
