@@ -18,9 +18,18 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
+from ruamel.yaml.nodes import ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import BaseResolver
-from ruamel.yaml.tag import Tag
 
 from reconciler.diagnostics import Diagnostic, Severity, YamlPath
 
@@ -29,6 +38,8 @@ MAX_FILE_BYTES = 1024 * 1024
 # what an alias bomb ("billion laughs") asks for, so one is rejected in milliseconds.
 MAX_NODES_PER_FILE = 200_000
 MAX_ALIAS_NODES_PER_FILE = 10_000
+# A config nests about ten levels deep; the bound keeps recursion (here, in pydantic) far from Python's limit.
+MAX_DEPTH = 64
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -54,6 +65,9 @@ class Document:
     index: int
     data: Any
     positions: Mapping[YamlPath, NodePos]
+    # Paths whose value the loader already reported (an unsupported tag, a duplicate key): validation says nothing
+    # more about them, so one mistake gives one diagnostic.
+    flagged: frozenset[YamlPath] = frozenset()
 
     def span(self, path: YamlPath, *, key: bool = False) -> Span | None:
         """The span of the deepest node along `path` that exists (a missing field points at its parent)."""
@@ -241,50 +255,163 @@ def load_files(files: Iterable[tuple[str, bytes]], cache: ParseCache | None = No
 
 
 # --- parsing one file ---------------------------------------------------------------------------------------------
+#
+# Nodes are composed here from the C parser's events rather than by ruamel's composer: the composer recurses once per
+# nesting level (a file of 100,000 '[' crashes the interpreter) and the parser slows down quadratically with depth,
+# so nesting is bounded while the events stream in.
 
 _TAG = "tag:yaml.org,2002:"
-
-
-def _tag(suffix: str) -> Tag:
-    return Tag(suffix=_TAG + suffix)
-
-
-_STR, _SEQ, _MAP = _tag("str"), _tag("seq"), _tag("map")
+_STR, _SEQ, _MAP, _MERGE = (_TAG + kind for kind in ("str", "seq", "map", "merge"))
 # YAML 1.2 core schema for plain scalars (`yes`, `on` and `012`-as-octal are YAML 1.1 and stay strings/decimals).
-_IMPLICIT: tuple[tuple[Tag, re.Pattern[str]], ...] = (
-    (_tag("null"), re.compile(r"^(?:~|null|Null|NULL|)$")),
-    (_tag("bool"), re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")),
-    (_tag("int"), re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")),
+_IMPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (_TAG + "null", re.compile(r"^(?:~|null|Null|NULL|)$")),
+    (_TAG + "bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")),
+    (_TAG + "int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")),
     (
-        _tag("float"),
-        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        _TAG + "float",
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
     ),
-    (_tag("merge"), re.compile(r"^<<$")),
+    (_MERGE, re.compile(r"^<<$")),
 )
 _MAYBE_TYPED = frozenset("~nNtTfF0123456789+-.<")
+# Explicit tags a config may spell out (`!!str 012`); anything else (`!!python/object`, `!env`) is refused.
+_SCALAR_TAGS = frozenset(_TAG + kind for kind in ("null", "bool", "int", "float", "str"))
+_COLLECTION_TAGS = frozenset({_SEQ, _MAP})
+
+
+def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
+    if implicit[0] and (not value or value[0] in _MAYBE_TYPED):
+        for tag, regex in _IMPLICIT:
+            if regex.match(value):
+                return tag
+    return _STR
 
 
 class _CoreResolver(BaseResolver):
-    """The YAML 1.2 core schema without ruamel's version bookkeeping, which cost half the parse time."""
+    """ruamel's C loader class needs a resolver; ruamel's versioned one cost half the parse time."""
 
     def __init__(self, version: Any = None, loader: Any = None, loadumper: Any = None) -> None:
         super().__init__(loadumper=loadumper or loader)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is ScalarNode:
-            if implicit[0] and (not value or value[0] in _MAYBE_TYPED):
-                for tag, regex in _IMPLICIT:
-                    if regex.match(value):
-                        return tag
-            return _STR
+            return _resolve(value, implicit)
         return _SEQ if kind is SequenceNode else _MAP
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=False)
     yaml.Resolver = _CoreResolver
-    yaml.allow_duplicate_keys = True  # we report duplicates ourselves, with both positions
     return yaml
+
+
+class _Node:
+    __slots__ = ("end_mark", "start_mark", "tag", "value")
+
+    def __init__(self, tag: str, value: Any, start_mark: Any, end_mark: Any) -> None:
+        self.tag = tag
+        self.value = value
+        self.start_mark = start_mark
+        self.end_mark = end_mark
+
+
+class _Scalar(_Node):
+    __slots__ = ()
+    value: str
+
+
+class _Sequence(_Node):
+    __slots__ = ()
+    value: list[_Node]
+
+
+class _Mapping(_Node):
+    __slots__ = ()
+    value: list[tuple[_Node, _Node]]
+
+
+class _UnreadableError(Exception):
+    """The file cannot be read further; carries the diagnostic that says why."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+@dataclass(slots=True)
+class _Frame:
+    node: _Sequence | _Mapping
+    anchor: str | None
+    key: _Node | None = None
+
+
+def _compose(rel: str, text: str) -> Iterator[_Node | None]:
+    """The root node of each document of `text` (None for an empty document)."""
+    anchors: dict[str, _Node] = {}
+    stack: list[_Frame] = []
+    root: _Node | None = None
+    count = 0
+    events = _yaml().parse(io.StringIO(text))
+    try:
+        for event in events:
+            node: _Node
+            if isinstance(event, ScalarEvent):
+                tag = event.tag
+                if tag is None:
+                    tag = _resolve(event.value, event.implicit)
+                elif tag == "!":  # the non-specific tag: a string
+                    tag = _STR
+                node = _Scalar(tag, event.value, event.start_mark, event.end_mark)
+            elif isinstance(event, CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    raise _UnreadableError(_too_deep(rel, event.start_mark.line + 1, event.start_mark.column + 1))
+                is_seq = isinstance(event, SequenceStartEvent)
+                tag = event.tag if event.tag not in (None, "!") else (_SEQ if is_seq else _MAP)
+                node = (_Sequence if is_seq else _Mapping)(tag, [], event.start_mark, event.end_mark)
+            elif isinstance(event, CollectionEndEvent):
+                frame = stack.pop()
+                frame.node.end_mark = event.end_mark
+                if frame.anchor is not None:
+                    anchors[frame.anchor] = frame.node
+                continue
+            elif isinstance(event, AliasEvent):
+                found = anchors.get(event.anchor)
+                if found is None:
+                    raise _UnreadableError(
+                        _alias_problem(rel, event, recursive=any(f.anchor == event.anchor for f in stack))
+                    )
+                node = found
+            elif isinstance(event, DocumentStartEvent):
+                anchors, root = {}, None
+                continue
+            elif isinstance(event, DocumentEndEvent):
+                yield root
+                continue
+            else:
+                continue
+            count += 1
+            if count > MAX_NODES_PER_FILE:
+                raise _UnreadableError(_too_many_nodes(rel, event.start_mark.line + 1, event.start_mark.column + 1))
+            if not stack:
+                root = node
+            else:
+                parent = stack[-1]
+                if isinstance(parent.node, _Sequence):
+                    parent.node.value.append(node)
+                elif parent.key is None:
+                    parent.key = node
+                else:
+                    parent.node.value.append((parent.key, node))
+                    parent.key = None
+            if isinstance(node, _Sequence | _Mapping) and not isinstance(event, AliasEvent):
+                # An anchor names its node once the node is complete: an alias inside it would be a cycle.
+                stack.append(_Frame(node, event.anchor))
+            elif isinstance(event, ScalarEvent) and event.anchor is not None:
+                anchors[event.anchor] = node
+    finally:
+        events.close()
 
 
 def parse_file(rel: str, content: bytes, digest: str | None = None) -> SourceFile:
@@ -292,36 +419,74 @@ def parse_file(rel: str, content: bytes, digest: str | None = None) -> SourceFil
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        column = exc.start - (content.rfind(b"\n", 0, exc.start) + 1) + 1
-        diag = Diagnostic(
-            Severity.ERROR,
-            "file is not UTF-8",
-            file=rel,
-            line=line,
-            column=column,
-            message=f"Byte 0x{content[exc.start]:02x} at offset {exc.start} is not valid UTF-8.",
-            hint="Save the file as UTF-8.",
-            code="not-utf8",
-        )
-        return SourceFile(rel, digest, (), (), (diag,))
+        return SourceFile(rel, digest, (), (), (_not_utf8(rel, content, exc.start),))
     lines = tuple(text.splitlines())
-    builder = _Builder(rel, lines)
+    builder = _Builder(rel)
     documents: list[Document] = []
     try:
-        for index, node in enumerate(_yaml().compose_all(io.StringIO(text))):
+        for index, node in enumerate(_compose(rel, text)):
             if node is None:
                 continue
             doc = builder.document(index, node)
             if doc is not None:
                 documents.append(doc)
+    except _UnreadableError as stop:
+        builder.diagnostics.append(stop.diagnostic)
     except MarkedYAMLError as exc:
         builder.diagnostics.append(_syntax_diagnostic(rel, lines, exc))
-    except YAMLError as exc:  # pragma: no cover - the C parser reports marks for what we have seen
+    except ReaderError as exc:
+        builder.diagnostics.append(_reader_diagnostic(rel, text, exc))
+    except YAMLError as exc:  # pragma: no cover - the C parser marks every error seen so far
         builder.diagnostics.append(
-            Diagnostic(Severity.ERROR, "YAML syntax error", file=rel, line=1, column=1, message=str(exc))
+            Diagnostic(
+                Severity.ERROR,
+                "YAML syntax error",
+                file=rel,
+                line=1,
+                column=1,
+                message=str(exc).strip().rstrip(".") + ".",
+                hint="Check the file with a YAML linter.",
+                code="yaml-syntax",
+            )
         )
     return SourceFile(rel, digest, lines, tuple(documents), tuple(builder.diagnostics))
+
+
+# --- diagnostics of the YAML layer -------------------------------------------------------------------------------
+
+
+def _not_utf8(rel: str, content: bytes, offset: int) -> Diagnostic:
+    line_start = content.rfind(b"\n", 0, offset) + 1
+    # Columns count characters, as everywhere else, not bytes.
+    column = len(content[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return Diagnostic(
+        Severity.ERROR,
+        "file is not UTF-8",
+        file=rel,
+        line=content.count(b"\n", 0, offset) + 1,
+        column=column,
+        message=f"Byte 0x{content[offset]:02x} at offset {offset} is not valid UTF-8.",
+        hint="Save the file as UTF-8 (editors call it 'UTF-8' or 'Unicode'; Latin-1 and Windows-1252 are not).",
+        code="not-utf8",
+    )
+
+
+def _reader_diagnostic(rel: str, text: str, exc: ReaderError) -> Diagnostic:
+    # The C reader counts the offset in UTF-8 bytes.
+    before = text.encode()[: exc.position].decode(errors="replace")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    character = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return Diagnostic(
+        Severity.ERROR,
+        "character not allowed",
+        file=rel,
+        line=line,
+        column=column,
+        message=f"The control character U+{character:04X} is not allowed in YAML.",
+        hint="Delete it; such characters are usually pasted by accident from a terminal or a word processor.",
+        code="control-character",
+    )
 
 
 def _syntax_diagnostic(rel: str, lines: tuple[str, ...], exc: MarkedYAMLError) -> Diagnostic:
@@ -332,55 +497,122 @@ def _syntax_diagnostic(rel: str, lines: tuple[str, ...], exc: MarkedYAMLError) -
     context = (exc.context or "").strip()
     text = lines[line - 1] if 0 < line <= len(lines) else ""
     hint = "Check the indentation and quoting around this position."
-    if "\t" in text[: max(column, 1)] or "'\\t'" in problem:
-        hint = "YAML indentation must use spaces; replace the tab characters with spaces."
+    message = problem[:1].upper() + problem[1:] if problem else "The YAML cannot be parsed."
+    context_mark = exc.context_mark
+    if context:
+        if context_mark is not None and (context_mark.line, context_mark.column) != (mark.line, mark.column):
+            # "while parsing a flow sequence" says little when the '[' is lines above the end of the file.
+            context += f" that starts on line {context_mark.line + 1}, column {context_mark.column + 1}"
+        message = f"{message.rstrip('.')} ({context})"
+    if "\t" in text[:column]:
+        message = f"Line {line} uses a tab character where YAML expects spaces."
+        hint = "Indent with spaces only: replace the tab characters with spaces."
     elif "mapping values are not allowed" in problem:
         hint = "A value containing ': ' must be quoted, or the line is indented wrongly."
-    message = problem[:1].upper() + problem[1:] if problem else "The YAML cannot be parsed."
-    if context:
-        message += f" ({context})"
-    message = message.rstrip(".") + "."
+    elif "cannot start any token" in problem:
+        hint = "Quote the value: characters such as @ and ` cannot start a plain value."
     return Diagnostic(
         Severity.ERROR,
         "YAML syntax error",
         file=rel,
         line=line,
         column=column,
-        message=message,
+        message=message.rstrip(".") + ".",
         hint=hint,
         code="yaml-syntax",
     )
 
 
-class _AliasBomb(Exception):
+def _alias_problem(rel: str, event: AliasEvent, *, recursive: bool) -> Diagnostic:
+    name = event.anchor
+    if recursive:
+        message = f"The alias *{name} is inside the value anchored as &{name}, which would make it contain itself."
+        hint = "Point the alias at another anchor, or write the value out."
+    else:
+        message = f"The alias *{name} refers to no anchor: &{name} is not defined earlier in this document."
+        hint = f"Define &{name} before this line; anchors do not carry over from one document (---) to the next."
+    return Diagnostic(
+        Severity.ERROR,
+        "undefined alias",
+        file=rel,
+        line=event.start_mark.line + 1,
+        column=event.start_mark.column + 1,
+        end_column=event.end_mark.column + 1 if event.end_mark.line == event.start_mark.line else None,
+        message=message,
+        hint=hint,
+        code="yaml-alias",
+    )
+
+
+def _too_deep(rel: str, line: int, column: int) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR,
+        "nesting too deep",
+        file=rel,
+        line=line,
+        column=column,
+        message=f"Values are nested more than {MAX_DEPTH} levels deep here; a Muxgate config needs about ten.",
+        hint="Look for unbalanced brackets or an alias that expands into itself many times.",
+        code="too-deep",
+    )
+
+
+def _too_many_nodes(rel: str, line: int, column: int) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR,
+        "too many values",
+        file=rel,
+        line=line,
+        column=column,
+        message=f"The file holds more than {MAX_NODES_PER_FILE:,} values; it is read no further.",
+        hint="Split the file into several smaller files.",
+        code="too-many-nodes",
+    )
+
+
+# --- nodes to plain data ------------------------------------------------------------------------------------------
+
+
+class _AliasBombError(Exception):
     pass
 
 
-class _Builder:
-    """Turns composed nodes into plain data and a position map; collects diagnostics."""
+class _TooDeepError(Exception):
+    def __init__(self, node: _Node) -> None:
+        super().__init__()
+        self.node = node
 
-    def __init__(self, rel: str, lines: tuple[str, ...]) -> None:
+
+class _Builder:
+    """Turns composed nodes into plain data and a position map; collects diagnostics.
+
+    Aliases are expanded here (each use of an anchor builds its value again), so the number of values built through
+    aliases is budgeted per file: an alias bomb stops at the budget instead of expanding to billions.
+    """
+
+    def __init__(self, rel: str) -> None:
         self.rel = rel
-        self.lines = lines
         self.diagnostics: list[Diagnostic] = []
-        self.budget = MAX_NODES_PER_FILE
         self.alias_budget = MAX_ALIAS_NODES_PER_FILE
         self.seen: set[int] = set()
+        # Paths of the current document whose value the loader already reported: later stages stay quiet there.
+        self.flagged: set[YamlPath] = set()
 
-    def document(self, index: int, node: Node) -> Document | None:
+    def document(self, index: int, node: _Node) -> Document | None:
         positions: dict[YamlPath, NodePos] = {(): NodePos(_span(node))}
+        self.flagged = set()
         try:
             data = self._build(node, (), positions)
-        except _AliasBomb:
+        except _AliasBombError:
             self.diagnostics.append(
                 Diagnostic(
                     Severity.ERROR,
-                    "too many nodes",
+                    "too many values through aliases",
                     file=self.rel,
                     line=node.start_mark.line + 1,
                     column=node.start_mark.column + 1,
                     message=(
-                        f"Document {index + 1} expands aliases to more than {MAX_ALIAS_NODES_PER_FILE:,} nodes "
+                        f"Document {index + 1} expands aliases to more than {MAX_ALIAS_NODES_PER_FILE:,} values "
                         "(an alias bomb?)."
                     ),
                     hint="Remove the nested anchors and aliases; write the values out.",
@@ -388,11 +620,16 @@ class _Builder:
                 )
             )
             return None
+        except _TooDeepError as exc:
+            start = exc.node.start_mark
+            self.diagnostics.append(_too_deep(self.rel, start.line + 1, start.column + 1))
+            return None
         if data is None:
             return None
-        return Document(self.rel, index, data, positions)
+        return Document(self.rel, index, data, positions, frozenset(self.flagged))
 
-    def _error(self, node: Node, summary: str, message: str, hint: str, code: str, path: YamlPath) -> None:
+    def _error(self, node: _Node, summary: str, message: str, hint: str, code: str, path: YamlPath) -> None:
+        self.flagged.add(path)
         self.diagnostics.append(
             Diagnostic(
                 Severity.ERROR,
@@ -408,39 +645,43 @@ class _Builder:
             )
         )
 
-    def _build(self, node: Node, path: YamlPath, positions: dict[YamlPath, NodePos], aliased: bool = False) -> Any:
-        self.budget -= 1
+    def _spend(self) -> None:
+        self.alias_budget -= 1
+        if self.alias_budget < 0:
+            raise _AliasBombError
+
+    def _build(self, node: _Node, path: YamlPath, positions: dict[YamlPath, NodePos], aliased: bool = False) -> Any:
         if not aliased and id(node) in self.seen:
             aliased = True
         self.seen.add(id(node))
         if aliased:
-            self.alias_budget -= 1
-        if self.budget < 0 or self.alias_budget < 0:
-            raise _AliasBomb
-        if isinstance(node, ScalarNode):
+            self._spend()
+        if len(path) > MAX_DEPTH:
+            raise _TooDeepError(node)
+        if isinstance(node, _Scalar):
             return self._scalar(node, path)
-        if isinstance(node, SequenceNode):
+        if node.tag not in _COLLECTION_TAGS:
+            self._unsupported_tag(node, path)
+        if isinstance(node, _Sequence):
             items: list[Any] = []
             for i, child in enumerate(node.value):
                 child_path = (*path, i)
                 positions.setdefault(child_path, NodePos(_span(child)))
                 items.append(self._build(child, child_path, positions, aliased))
             return items
-        if isinstance(node, MappingNode):
+        if isinstance(node, _Mapping):
             return self._mapping(node, path, positions, aliased)
         return None  # pragma: no cover - the composer produces only these three
 
-    def _mapping(
-        self, node: MappingNode, path: YamlPath, positions: dict[YamlPath, NodePos], aliased: bool
-    ) -> dict[str, Any]:
+    def _mapping(self, node: _Mapping, path: YamlPath, positions: dict[YamlPath, NodePos], aliased: bool) -> Any:
         result: dict[str, Any] = {}
-        key_nodes: dict[str, Node] = {}
-        merged: list[MappingNode] = []
+        key_nodes: dict[str, _Node] = {}
+        merged: list[_Mapping] = []
         for key_node, value_node in node.value:
-            if str(key_node.tag) == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 merged.extend(self._merge_sources(value_node, path))
                 continue
-            if not isinstance(key_node, ScalarNode):
+            if not isinstance(key_node, _Scalar):
                 self._error(
                     key_node,
                     "complex mapping key",
@@ -450,7 +691,7 @@ class _Builder:
                     path,
                 )
                 continue
-            key = str(key_node.value)
+            key = key_node.value
             if key in key_nodes:
                 first = key_nodes[key].start_mark
                 self._error(
@@ -466,22 +707,35 @@ class _Builder:
             child_path = (*path, key)
             positions[child_path] = NodePos(_span(value_node), _span(key_node))
             result[key] = self._build(value_node, child_path, positions, aliased)
-        # Merge keys (`<<: *defaults`): explicit keys win, earlier merge sources win over later ones.
-        for source in merged:
-            for key_node, value_node in source.value:
-                key = str(key_node.value)
-                if key in result or not isinstance(key_node, ScalarNode):
-                    continue
-                child_path = (*path, key)
-                positions[child_path] = NodePos(_span(value_node), _span(key_node))
-                result[key] = self._build(value_node, child_path, positions, True)
+        # Merge keys (`<<: *defaults`): explicit keys win, earlier merge sources win over later ones, and a source's
+        # own merge keys are expanded in place.
+        for key_node, value_node in self._merged_pairs(merged, path):
+            key = key_node.value
+            if key in result:
+                continue
+            child_path = (*path, key)
+            positions[child_path] = NodePos(_span(value_node), _span(key_node))
+            result[key] = self._build(value_node, child_path, positions, True)
         return result
 
-    def _merge_sources(self, value: Node, path: YamlPath) -> list[MappingNode]:
-        if isinstance(value, MappingNode):
+    def _merged_pairs(self, sources: list[_Mapping], path: YamlPath) -> Iterator[tuple[_Scalar, _Node]]:
+        pending = list(reversed(sources))
+        while pending:
+            source = pending.pop()
+            nested: list[_Mapping] = []
+            for key_node, value_node in source.value:
+                self._spend()
+                if key_node.tag == _MERGE:
+                    nested.extend(self._merge_sources(value_node, path))
+                elif isinstance(key_node, _Scalar):
+                    yield key_node, value_node
+            pending.extend(reversed(nested))
+
+    def _merge_sources(self, value: _Node, path: YamlPath) -> list[_Mapping]:
+        if isinstance(value, _Mapping):
             return [value]
-        if isinstance(value, SequenceNode) and all(isinstance(v, MappingNode) for v in value.value):
-            return list(value.value)
+        if isinstance(value, _Sequence) and all(isinstance(v, _Mapping) for v in value.value):
+            return [v for v in value.value if isinstance(v, _Mapping)]
         self._error(
             value,
             "invalid merge key",
@@ -492,24 +746,30 @@ class _Builder:
         )
         return []
 
-    def _scalar(self, node: ScalarNode, path: YamlPath) -> Any:
-        tag = str(node.tag or "")
+    def _unsupported_tag(self, node: _Node, path: YamlPath) -> None:
+        tag = node.tag[len(_TAG) :] if node.tag.startswith(_TAG) else node.tag
+        shown = f"!!{tag}" if node.tag.startswith(_TAG) else tag
+        self._error(
+            node,
+            "unsupported YAML tag",
+            f"The tag {shown} is not supported: Muxgate reads plain YAML values and never builds objects from tags.",
+            "Remove the tag; plain strings, numbers, booleans, lists and mappings are all a config needs.",
+            "yaml-tag",
+            path,
+        )
+
+    def _scalar(self, node: _Scalar, path: YamlPath) -> Any:
+        tag = node.tag
         value = node.value
-        if not tag.startswith(_TAG):
-            self._error(
-                node,
-                "unsupported YAML tag",
-                f"The tag {tag} is not supported.",
-                "Remove the tag; plain strings, numbers and booleans are all a config needs.",
-                "yaml-tag",
-                path,
-            )
+        if tag not in _SCALAR_TAGS:
+            self._unsupported_tag(node, path)
             return value
         kind = tag[len(_TAG) :]
         if kind == "null":
             return None
         if kind == "bool":
-            return value.lower() == "true"
+            lowered = value.lower()
+            return lowered == "true" if lowered in ("true", "false") else value
         if kind == "int":
             try:
                 return int(value, 0) if value[:2] in ("0x", "0o") else int(value, 10)
@@ -527,9 +787,9 @@ class _Builder:
                 return float(lowered)
             except ValueError:
                 return value
-        return value  # str, timestamps and binary stay text
+        return value
 
 
-def _span(node: Node) -> Span:
+def _span(node: _Node) -> Span:
     start, end = node.start_mark, node.end_mark
     return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
