@@ -28,9 +28,12 @@ from reconciler.models import (
     KINDS,
     NAME_RE,
     RESERVED_WORKSPACE_NAMES,
+    Match,
     MatcherType,
     Provider,
+    ProviderSpec,
     Resource,
+    SecretRef,
     Workspace,
 )
 from reconciler.state import DesiredState, Origin
@@ -65,7 +68,8 @@ def validate(load: LoadResult, cache: ParseCache | None = None) -> Validation:
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    options = list(options)
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if not matches:
         lowered = {o.lower(): o for o in options}
         return lowered.get(word.lower())
@@ -81,14 +85,15 @@ def _quote_list(options: Iterable[str]) -> str:
     return ", ".join(options) or "(none)"
 
 
+_REFERENCE_HINT = "Reference it instead: apiKey: {fromEnv: NAME} or apiKey: {fromFile: /run/secrets/NAME}."
+
+
 class _Checker:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.resources: list[tuple[Resource, Document]] = []
         # Names declared by documents that failed validation: references to them are not reported again.
         self.invalid_names: set[tuple[str, str]] = set()
-        # Credentials found in a document silence pydantic's complaint about the same node (one error, the useful one).
-        self._credential_paths: set[tuple[str, int, YamlPath]] = set()
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
@@ -144,15 +149,21 @@ class _Checker:
         self.invalid_names.update(invalid)
 
     def document(self, doc: Document) -> None:
+        # Paths already explained (a pasted key, a YAML tag): pydantic's complaint about the same node adds nothing.
+        quiet = set(doc.flagged)
         for path, what in find_literal_credentials(doc.data):
-            self._credential_paths.add((doc.file, doc.index, path))
+            quiet.add(path)
             self.report(
                 doc,
                 path,
                 "literal credential",
                 f"This value looks like {what}. Secrets are never written in the config.",
-                "Reference it instead: apiKey: {fromEnv: NAME} or apiKey: {fromFile: /run/secrets/NAME}, "
-                "and rotate the key if it was ever committed.",
+                (
+                    _REFERENCE_HINT
+                    if path and path[-1] == "apiKey"
+                    else "Remove it; where a provider needs a key, reference it with apiKey: {fromEnv: NAME}."
+                )
+                + " Rotate the secret: it may already be in the git history.",
                 code="literal-credential",
             )
         data = doc.data
@@ -162,12 +173,27 @@ class _Checker:
                 (),
                 "document is not a mapping",
                 f"Each document must be a mapping with apiVersion, kind, metadata and spec; found {_type_name(data)}.",
-                "Start the document with 'apiVersion: muxgate/v1' and 'kind: ...'.",
+                f"Start the document with 'apiVersion: {API_VERSION}' and 'kind: ...'.",
                 code="not-a-mapping",
             )
             return
-        api_version = data.get("apiVersion")
-        if api_version is None:
+        if not self._header(doc, data):
+            return
+        kind = data["kind"]
+        model = KINDS[kind]
+        try:
+            resource = model.model_validate(data)
+        except ValidationError as exc:
+            self._pydantic_errors(doc, model, exc.errors(include_url=False), quiet)
+            metadata = data.get("metadata")
+            if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+                self.invalid_names.add((kind, metadata["name"]))
+            return
+        self.resources.append((resource, doc))
+
+    def _header(self, doc: Document, data: dict[str, Any]) -> bool:
+        """Check apiVersion and kind, which decide how the rest is read; True when both are right."""
+        if "apiVersion" not in data:
             self.report(
                 doc,
                 (),
@@ -176,141 +202,284 @@ class _Checker:
                 f"Add 'apiVersion: {API_VERSION}' at the top of the document.",
                 code="missing-api-version",
             )
-            return
+            return False
+        api_version = data["apiVersion"]
         if api_version != API_VERSION:
             self.report(
                 doc,
                 ("apiVersion",),
                 "unknown apiVersion",
-                f'apiVersion "{api_version}" is not supported; this version of Muxgate reads {API_VERSION}.',
+                f'apiVersion "{api_version}" is not supported; this version of Muxgate reads {API_VERSION}.'
+                if isinstance(api_version, str)
+                else f"apiVersion must be the text {API_VERSION}, not {_type_name(api_version)}.",
                 f"Write 'apiVersion: {API_VERSION}'.",
                 code="unknown-api-version",
             )
-            return
+            return False
         kind = data.get("kind")
-        if kind not in KINDS:
-            if kind is None:
-                self.report(
-                    doc,
-                    (),
-                    "missing kind",
-                    "The document has no kind.",
-                    f"Add 'kind:' with one of {_quote_list(KINDS)}.",
-                    code="missing-kind",
+        if kind is None:
+            self.report(
+                doc,
+                (),
+                "missing kind",
+                "The document has no kind.",
+                f"Add 'kind:' with one of {_quote_list(KINDS)}.",
+                code="missing-kind",
+            )
+            return False
+        if not isinstance(kind, str) or kind not in KINDS:
+            guess = did_you_mean(kind, KINDS) if isinstance(kind, str) else None
+            self.report(
+                doc,
+                ("kind",),
+                "unknown kind",
+                (
+                    f'kind "{kind}" is not one Muxgate knows.' + (f' Did you mean "{guess}"?' if guess else "")
+                    if isinstance(kind, str)
+                    else f"kind must be a single word, not {_type_name(kind)}."
                 )
-            else:
-                guess = did_you_mean(str(kind), KINDS)
-                self.report(
-                    doc,
-                    ("kind",),
-                    "unknown kind",
-                    f'kind "{kind}" is not one Muxgate knows.'
-                    + (f' Did you mean "{guess}"?' if guess else "")
-                    + f" Known kinds: {_quote_list(KINDS)}.",
-                    f"Write one of {_quote_list(KINDS)}.",
-                    code="unknown-kind",
-                )
-            return
-        model = KINDS[kind]
-        try:
-            resource = model.model_validate(data)
-        except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                self._pydantic_error(doc, model, error)
-            metadata = data.get("metadata")
-            if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
-                self.invalid_names.add((kind, metadata["name"]))
-            return
-        self.resources.append((resource, doc))
+                + f" Known kinds: {_quote_list(KINDS)}.",
+                f"Write one of {_quote_list(KINDS)}.",
+                code="unknown-kind",
+            )
+            return False
+        return True
 
-    def _pydantic_error(self, doc: Document, model: type[BaseModel], error: ErrorDetails) -> None:
-        path = _data_path(doc.data, error["loc"])
-        if any(
-            (doc.file, doc.index, path[:depth]) in self._credential_paths for depth in range(len(path), 0, -1)
-        ):
-            return
+    def _pydantic_errors(
+        self, doc: Document, model: type[BaseModel], errors: list[ErrorDetails], quiet: set[YamlPath]
+    ) -> None:
+        located = [(error, _walk(model, doc.data, error["loc"])[0]) for error in errors]
+        # A misspelt key also leaves the field it meant "missing": the unknown-field error says both.
+        misspelt: set[YamlPath] = set()
+        for error, path in located:
+            if error["type"] == "extra_forbidden" and path:
+                guess = did_you_mean(str(path[-1]), _fields_at(model, doc.data, error["loc"][:-1]))
+                if guess:
+                    misspelt.add((*path[:-1], guess))
+        for error, path in located:
+            if error["type"] == "missing" and path in misspelt:
+                continue
+            if any(path[:depth] in quiet for depth in range(len(path), -1, -1)):
+                continue
+            self._pydantic_error(doc, model, error, path)
+
+    def _pydantic_error(self, doc: Document, model: type[BaseModel], error: ErrorDetails, path: YamlPath) -> None:
         kind = error["type"]
-        where = format_path(path)
+        loc = error["loc"]
+        where = format_path(path) or "the document"
+        parent = format_path(path[:-1]) or "the document"
         field_name = str(path[-1]) if path else ""
+        value = error.get("input")
+        siblings = _fields_at(model, doc.data, loc[:-1])
+        description = siblings.get(field_name, "")
         if kind == "missing":
-            parent_fields = _fields_at(model, error["loc"][:-1])
-            description = parent_fields.get(field_name, "")
             self.report(
                 doc,
                 path,
                 "missing required field",
-                f'"{field_name}" is required in {format_path(path[:-1]) or "the document"}.',
-                f"Add {field_name}: {description[:1].lower() + description[1:]}".rstrip(": ")
-                if description
-                else f"Add {field_name}.",
+                f'"{field_name}" is required in {parent}.',
+                f"Add {field_name}: {_lower_first(description)}" if description else f"Add {field_name}.",
                 code="missing-field",
             )
-            return
-        if kind == "extra_forbidden":
-            allowed = _fields_at(model, error["loc"][:-1])
-            guess = did_you_mean(field_name, allowed)
-            message = f'"{field_name}" is not a field of {format_path(path[:-1]) or "the document"}.'
-            if guess:
-                message += f' Did you mean "{guess}"?'
+        elif kind == "extra_forbidden":
+            guess = did_you_mean(field_name, siblings)
             self.report(
                 doc,
                 path,
                 "unknown field",
-                message,
-                f"Allowed fields here: {_quote_list(allowed)}.",
+                f'"{field_name}" is not a field of {parent}.' + (f' Did you mean "{guess}"?' if guess else ""),
+                f"Allowed fields here: {_quote_list(siblings)}.",
                 code="unknown-field",
                 key=True,
             )
-            return
-        value = error.get("input")
-        if kind in ("enum", "literal_error", "union_tag_invalid"):
-            expected = _expected_values(error)
-            shown = value if kind != "union_tag_invalid" else error.get("ctx", {}).get("tag")
+        elif kind in ("enum", "literal_error", "union_tag_invalid"):
             if kind == "union_tag_invalid":
-                path = (*path, "type") if path and path[-1] != "type" else path
+                value = error.get("ctx", {}).get("tag")
+                path = (*path, "type")
                 where = format_path(path)
-            guess = did_you_mean(str(shown), expected)
+            expected = _expected_values(error)
+            guess = did_you_mean(str(value), expected)
             self.report(
                 doc,
                 path,
                 f"invalid value for {path[-1] if path else 'field'}",
-                f'"{shown}" is not allowed in {where}.' + (f' Did you mean "{guess}"?' if guess else ""),
+                f"{_shown(value)} is not allowed in {where}." + (f' Did you mean "{guess}"?' if guess else ""),
                 f"Use one of: {_quote_list(expected)}.",
                 code="invalid-value",
             )
-            return
-        if kind == "union_tag_not_found":
-            expected = _expected_values(error)
+        elif kind == "union_tag_not_found":
+            tags = [str(t) for c in _walk(model, doc.data, loc)[1] for t in _literal_values(c, "type")]
             self.report(
                 doc,
                 path,
                 "missing required field",
                 f'"type" is required in {where}.',
-                f"Add type: one of {_quote_list(expected)}.",
+                f"Add type: one of {_quote_list(tags)}.",
                 code="missing-field",
             )
-            return
-        if kind == "string_pattern_mismatch" and field_name in ("name", "provider"):
+        elif kind == "string_pattern_mismatch":
+            self._pattern_mismatch(doc, path, str(value))
+        elif kind.endswith(("_type", "_parsing")):
+            self._wrong_type(doc, path, kind, value)
+        elif kind == "value_error":
+            self._model_rule(doc, model, error, path)
+        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            ctx = error.get("ctx", {})
+            bound = {
+                "greater_than": f"greater than {_number(ctx.get('gt'))}",
+                "greater_than_equal": f"at least {_number(ctx.get('ge'))}",
+                "less_than": f"less than {_number(ctx.get('lt'))}",
+                "less_than_equal": f"at most {_number(ctx.get('le'))}",
+            }[kind]
             self.report(
                 doc,
                 path,
-                "invalid name",
-                f'"{value}" is not a valid name: use lower-case letters, digits, "-" and "_", starting with a '
-                "letter or digit, at most 63 characters.",
-                f'Rename it, for example to "{_suggest_name(str(value))}". Names are never changed silently.',
-                code="invalid-name",
+                "value out of range",
+                f"{where} must be {bound}, not {_number(value)}.",
+                description,
+                code="out-of-range",
+            )
+        elif kind == "string_too_short":
+            self.report(
+                doc,
+                path,
+                "empty value",
+                f"{where} is empty.",
+                f"Write {field_name}: {_lower_first(description)}" if description else f"Give {field_name} a value.",
+                code="empty-value",
+            )
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            self.report(
+                doc,
+                path,
+                "invalid value",
+                f"{where}: {message[:1].lower() + message[1:]}".rstrip(".") + ".",
+                description,
+                code="invalid-value",
+            )
+
+    def _pattern_mismatch(self, doc: Document, path: YamlPath, value: str) -> None:
+        field_name = path[-1] if path else ""
+        if field_name == "fromEnv":
+            self.report(
+                doc,
+                path,
+                "invalid environment variable name",
+                f"{_shown(value)} is not an environment variable name.",
+                'Use letters, digits and "_", not starting with a digit, for example OPENAI_API_KEY.',
+                code="invalid-env-name",
             )
             return
-        message = error["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        message = message[:1].upper() + message[1:]
-        if not message.endswith("."):
-            message += "."
-        hint = _fields_at(model, error["loc"][:-1]).get(field_name, "")
-        if kind.endswith("_type") or kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
-            message = f"{where or 'The document'}: {message} Found {_type_name(value)}."
-        self.report(doc, path, _summary_for(kind), message, hint, code=kind.replace("_", "-"))
+        suggestion = _suggest_name(value)
+        hint = f'Rename it, for example to "{suggestion}". Names are never changed silently.'
+        if field_name == "provider":
+            hint = f'Write the provider\'s name as declared in its metadata.name, for example "{suggestion}".'
+        self.report(
+            doc,
+            path,
+            "invalid name",
+            f'{_shown(value)} is not a valid name: use lower-case letters, digits, "-" and "_", starting with '
+            "a letter or digit, at most 63 characters.",
+            hint,
+            code="invalid-name",
+        )
+
+    def _wrong_type(self, doc: Document, path: YamlPath, kind: str, value: Any) -> None:
+        where = format_path(path) or "the document"
+        field_name = str(path[-1]) if path else "the value"
+        if kind.startswith("bool"):
+            expected = "true or false"
+            hint = "Write true or false, without quotes."
+            if isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
+                hint += f" YAML 1.2 reads {value} as text, not as a boolean."
+        elif kind.startswith(("float", "int")):
+            expected = "a number"
+            hint = (
+                f"Write the number without quotes: {field_name}: {value}."
+                if isinstance(value, str) and _is_number(value)
+                else f"Write a number, for example {field_name}: 1.5."
+            )
+        elif kind.startswith("string"):
+            expected = "text"
+            hint = (
+                f'Put the value in quotes: {field_name}: "{_yaml_scalar(value)}".'
+                if isinstance(value, bool | int | float)
+                else "Write a single text value; quote it if it contains ': ' or starts with a special character."
+            )
+        elif kind.startswith("list"):
+            expected = "a list"
+            hint = 'Write one item per line, each starting with "- ", indented below the key.'
+        else:  # dict_type, model_type, model_attributes_type
+            expected = "a mapping"
+            hint = f'Write "key: value" lines indented below {field_name}:.'
+            if field_name == "apiKey" and isinstance(value, str):
+                hint = _REFERENCE_HINT
+            elif value is None:
+                hint = f"Give {field_name} its fields, or remove the empty {field_name}: line."
+        self.report(
+            doc,
+            path,
+            "wrong type",
+            f"{where} must be {expected}, not {_type_name(value)}.",
+            hint,
+            code="wrong-type",
+        )
+
+    def _model_rule(self, doc: Document, model: type[BaseModel], error: ErrorDetails, path: YamlPath) -> None:
+        """A rule a model checks across its fields; the model's own wording is replaced by one that names the fix."""
+        holders = _walk(model, doc.data, error["loc"])[1]
+        value = error.get("input")
+        if Match in holders:
+            self.report(
+                doc,
+                (*path, "pattern"),
+                "pattern on a catch_all rule",
+                "A catch_all rule matches every request, so it takes no pattern.",
+                "Remove the pattern, or use type filename_match, fim_filename or chat_filename to match files.",
+                code="catch-all-pattern",
+            )
+        elif ProviderSpec in holders:
+            provider_type = value.get("type") if isinstance(value, dict) else None
+            self.report(
+                doc,
+                (*path, "type"),
+                "endpoint missing",
+                f"A provider of type {provider_type} has no well-known address, so it needs an endpoint.",
+                "Add endpoint: with the server's base URL, for example http://vllm.internal:8000/v1.",
+                code="endpoint-missing",
+            )
+        elif SecretRef in holders:
+            both = isinstance(value, dict) and "fromEnv" in value and "fromFile" in value
+            self.report(
+                doc,
+                path,
+                "ambiguous secret reference" if both else "secret reference without a source",
+                f"{format_path(path)} gives both fromEnv and fromFile; a secret has exactly one source."
+                if both
+                else f"{format_path(path)} gives neither fromEnv nor fromFile.",
+                "Keep exactly one: {fromEnv: NAME} or {fromFile: /run/secrets/NAME}.",
+                code="secret-source",
+            )
+        elif path and path[-1] == "endpoint":
+            self.report(
+                doc,
+                path,
+                "invalid endpoint",
+                f"{_shown(value)} is not an http:// or https:// URL.",
+                "Write the full base URL with its scheme, for example https://api.openai.com/v1.",
+                code="invalid-endpoint",
+            )
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            self.report(
+                doc,
+                path,
+                "invalid value",
+                message[:1].upper() + message[1:].rstrip(".") + ".",
+                "",
+                code="invalid-value",
+            )
 
     # --- across documents ---------------------------------------------------------------------------------------
 
@@ -321,11 +490,13 @@ class _Checker:
             key = (resource.kind, resource.metadata.name)
             if key in first:
                 other = first[key]
+                other_span = other.span(("metadata", "name"))
                 self.report(
                     doc,
                     ("metadata", "name"),
                     f"duplicate {resource.kind.lower()} name",
-                    f'{resource.kind} "{key[1]}" is already declared in {other.file} line {_doc_line(other)}.',
+                    f'{resource.kind} "{key[1]}" is already declared in {other.file} line '
+                    f"{other_span.line if other_span else _doc_line(other)}.",
                     "Names are unique per kind across all files: rename one or remove the duplicate.",
                     code="duplicate-name",
                 )
@@ -384,35 +555,7 @@ class _Checker:
                         'Use a shell-style glob such as "*.py" or "src/**/*.ts".',
                         code="invalid-glob",
                     )
-            provider = providers.get(rule.provider)
-            if provider is None and ("Provider", rule.provider) in self.invalid_names:
-                continue
-            if provider is None:
-                guess = did_you_mean(rule.provider, providers)
-                self.report(
-                    doc,
-                    (*base, "provider"),
-                    "unknown provider in mux rule",
-                    f'No provider named "{rule.provider}" is declared.'
-                    + (f' Did you mean "{guess}"?' if guess else "")
-                    + f" Declared: {_quote_list(sorted(providers))}.",
-                    "Declare it with a 'kind: Provider' document, or fix the name.",
-                    code="unknown-provider",
-                )
-                continue
-            models = [m.name for m in provider.spec.models]
-            if models and rule.model not in models:
-                guess = did_you_mean(rule.model, models)
-                self.report(
-                    doc,
-                    (*base, "model"),
-                    "unknown model in mux rule",
-                    f'Provider "{rule.provider}" does not list a model "{rule.model}".'
-                    + (f' Did you mean "{guess}"?' if guess else "")
-                    + f" Listed: {_quote_list(models)}.",
-                    f"Add the model to the provider's spec.models, or pick a listed one.",
-                    code="unknown-model",
-                )
+            self._rule_target(doc, base, rule.provider, rule.model, providers)
         if ws.spec.mux_rules and seen_catch_all is None:
             self.report(
                 doc,
@@ -425,24 +568,76 @@ class _Checker:
                 severity=Severity.WARNING,
             )
 
+    def _rule_target(
+        self, doc: Document, base: YamlPath, provider_name: str, model: str, providers: dict[str, Provider]
+    ) -> None:
+        provider = providers.get(provider_name)
+        if provider is None:
+            if ("Provider", provider_name) in self.invalid_names:
+                return  # its own errors are reported where it is declared
+            guess = did_you_mean(provider_name, providers)
+            self.report(
+                doc,
+                (*base, "provider"),
+                "unknown provider in mux rule",
+                f'No provider named "{provider_name}" is declared.'
+                + (f' Did you mean "{guess}"?' if guess else "")
+                + f" Declared: {_quote_list(sorted(providers))}.",
+                "Declare it with a 'kind: Provider' document, or fix the name.",
+                code="unknown-provider",
+            )
+            return
+        models = [m.name for m in provider.spec.models]
+        if models and model not in models:
+            guess = did_you_mean(model, models)
+            self.report(
+                doc,
+                (*base, "model"),
+                "unknown model in mux rule",
+                f'Provider "{provider_name}" does not list a model "{model}".'
+                + (f' Did you mean "{guess}"?' if guess else "")
+                + f" Listed: {_quote_list(models)}.",
+                "Add the model to the provider's spec.models, or pick a listed one.",
+                code="unknown-model",
+            )
+
 
 # --- pydantic plumbing ----------------------------------------------------------------------------------------
 
 
-def _data_path(data: Any, loc: Sequence[str | int]) -> YamlPath:
-    """Map pydantic's error location onto the YAML data, dropping union tags and validator names."""
+def _walk(model: type[BaseModel], data: Any, loc: Sequence[str | int]) -> tuple[YamlPath, list[Any]]:
+    """Follow pydantic's error location through the models and the data.
+
+    Returns the location as a YAML path (union tags such as "api_key" in ("spec", "auth", "api_key", "apiKey")
+    dropped) and the types that can hold the value there.
+    """
     path: list[str | int] = []
     node = data
+    candidates: list[Any] = [model]
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            node = node[part]
+        if isinstance(part, int):
             path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            path.append(part)
-        elif i == len(loc) - 1:
-            path.append(part)
-    return tuple(path)
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            continue
+        field_types = [
+            t
+            for cand in candidates
+            if isinstance(cand, type) and issubclass(cand, BaseModel)
+            for name, info in cand.model_fields.items()
+            if (info.alias or name) == part
+            for t in _unwrap(info.annotation)
+        ]
+        tagged = [c for c in candidates if part in _literal_values(c, "type")]
+        if not field_types and tagged:
+            candidates = tagged
+            continue
+        if field_types:
+            candidates = field_types
+        elif not (isinstance(node, dict) and part in node) and i < len(loc) - 1:
+            continue  # a validator's name, not a place in the YAML
+        path.append(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return tuple(path), candidates
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -462,27 +657,10 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> dict[str, str]:
+def _fields_at(model: type[BaseModel], data: Any, loc: Sequence[str | int]) -> dict[str, str]:
     """YAML field names (aliases) and descriptions of the model reached by following `loc`."""
-    candidates: list[Any] = [model]
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        next_candidates: list[Any] = []
-        for cand in candidates:
-            if not (isinstance(cand, type) and issubclass(cand, BaseModel)):
-                continue
-            for name, info in cand.model_fields.items():
-                if part in (info.alias, name):
-                    next_candidates.extend(_unwrap(info.annotation))
-        if next_candidates:
-            candidates = next_candidates
-        else:
-            # A union tag such as "api_key": keep the members whose `type` literal is that tag.
-            tagged = [c for c in candidates if part in _literal_values(c, "type")]
-            candidates = tagged or candidates
     fields: dict[str, str] = {}
-    for cand in candidates:
+    for cand in _walk(model, data, loc)[1]:
         if isinstance(cand, type) and issubclass(cand, BaseModel):
             for name, info in cand.model_fields.items():
                 fields.setdefault(info.alias or name, info.description or "")
@@ -505,16 +683,21 @@ def _expected_values(error: ErrorDetails) -> list[str]:
     return [v for v in values if v]
 
 
-def _summary_for(kind: str) -> str:
-    if kind.endswith("_type") or kind in ("model_attributes_type",):
-        return "wrong type"
-    if kind == "value_error":
-        return "invalid value"
-    if kind.startswith(("greater", "less")):
-        return "value out of range"
-    if kind.startswith("string_"):
-        return "invalid string"
-    return "invalid value"
+# --- wording --------------------------------------------------------------------------------------------------
+
+
+def _lower_first(text: str) -> str:
+    """'Model to route to' → 'model to route to', but 'USD per million' stays as it is."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _shown(value: Any) -> str:
+    """A value quoted for a message: strings in quotes, anything else described."""
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) <= 60 else f'"{value[:59]}…"'
+    return _type_name(value)
 
 
 def _type_name(value: Any) -> str:
@@ -534,7 +717,26 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _yaml_scalar(value: bool | float) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _number(value: Any) -> str:
+    """0.0 → "0", 1.5 → "1.5"; anything else as it comes."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _suggest_name(value: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in value.lower()).strip("-_") or "name"
-    cleaned = cleaned[:63]
+    cleaned = cleaned[:63].rstrip("-_")
     return cleaned if NAME_RE.match(cleaned) else "my-name"
