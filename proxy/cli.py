@@ -1,12 +1,20 @@
-"""The `muxgate` command: `muxgate reconcile …` (the same as `reconcile …`) and, later, `muxgate serve`."""
+"""The `muxgate` command: `muxgate serve DIR` runs the gateway; `muxgate reconcile …` is the same as `reconcile …`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from reconciler import cli as reconcile_cli
+from reconciler.check import check_dir
+from reconciler.diagnostics import Severity
+from reconciler.gitsource import revision
+from reconciler.render import render_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +22,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=reconcile_cli._Parser
     )
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway on a config directory",
+        description="Run the gateway on DIR. Flags override MUXGATE_* environment variables.",
+    )
+    serve.add_argument("directory", nargs="?", metavar="DIR", help="config directory (MUXGATE_CONFIG_DIR; default .)")
+    serve.add_argument("--host", help="address to bind (MUXGATE_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind, 0 for a free one (MUXGATE_PORT; default 8989)")
+    serve.add_argument("--data-dir", help="state and analytics directory (MUXGATE_DATA_DIR; default .muxgate)")
+    serve.add_argument(
+        "--transport", choices=("aiohttp", "httpx"), help="upstream HTTP transport (MUXGATE_TRANSPORT)"
+    )
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="(MUXGATE_LOG_LEVEL)")
     reconcile = commands.add_parser(
         "reconcile", help="validate a config directory and print the plan", description=reconcile_cli.__doc__
     )
@@ -25,10 +46,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "reconcile":
         return reconcile_cli.run(args)
+    return serve(args)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("muxgate").setLevel(level.upper())
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from pydantic import ValidationError
+
+    from proxy.app import create_app
+    from proxy.registry import build_registry
+    from proxy.settings import Settings
+
+    flags: dict[str, Any] = {
+        "config_dir": args.directory,
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "transport": args.transport,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = Settings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"muxgate: invalid setting {field} (MUXGATE_{field.upper()}): {error['msg']}", file=sys.stderr)
+        return 1
+    configure_logging(settings.log_level)
+    log = logging.getLogger("muxgate")
+    checked = check_dir(settings.config_dir)
+    if checked.diagnostics:
+        sys.stdout.write(render_text(None, checked.diagnostics, checked.sources, color=sys.stdout.isatty()))
+    if checked.state is None:
+        errors = sum(1 for d in checked.diagnostics if d.severity is Severity.ERROR)
+        print(f"muxgate: {settings.config_dir} is invalid ({errors} errors); nothing was served.", file=sys.stderr)
+        return 1
+    state = checked.state
+    registry = build_registry(state, revision=revision(settings.config_dir))
+    app = create_app(settings, registry)
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"muxgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     print(
-        f"muxgate: unknown command {args.command}", file=sys.stderr
-    )  # pragma: no cover - argparse refuses first
-    return 1
+        f"Muxgate serving {settings.config_dir} (revision {registry.revision or 'not in git'}, "
+        f"{len(state.workspaces)} workspaces, {len(state.providers)} providers) on {url}",
+        flush=True,
+    )
+    log.info("state %s loaded from %s", state.short_hash, Path(settings.config_dir).resolve())
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,10 @@ def timeout_for(connect: float, read: float) -> httpx.Timeout:
 
 def map_error(exc: httpx.HTTPError, provider: str, url: str) -> UpstreamError:
     """The client-facing status and sentence for a failed upstream call."""
+    cause = exc.__cause__
+    if isinstance(exc, httpx.ConnectTimeout) and isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+        # httpx-aiohttp 0.2 reports a refused connection as ConnectTimeout; the cause tells them apart.
+        return UpstreamError(502, f"Provider {provider} at {url} cannot be reached: {cause}.")
     if isinstance(exc, httpx.TimeoutException):
         what = "connecting to" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting for"
         return UpstreamError(504, f"Timed out {what} provider {provider} at {url}.")

@@ -1,0 +1,103 @@
+"""Small raw-ASGI helpers for the request path: reading a bounded body, sending JSON and streams.
+
+The client-API routes are Litestar `@asgi` handlers: the request path reads the body once and writes bytes as they
+come from the provider, without building framework request and response objects it does not need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+from litestar.types import Receive, Scope, Send
+
+from proxy.translate.codec import dumps
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than {limit:,} bytes.")
+        self.limit = limit
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was answered."""
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (`name` in lower case)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _headers(content_type: bytes, extra: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", content_type), *extra]
+
+
+async def send_json(
+    send: Send, status: int, body: Any, extra_headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    payload = dumps(body)
+    headers = _headers(b"application/json", extra_headers)
+    headers.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+async def start_stream(
+    send: Send, status: int, content_type: bytes, extra_headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    headers = _headers(content_type, extra_headers)
+    headers.append((b"cache-control", b"no-cache"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def until_disconnect(receive: Receive) -> None:
+    """Returns when the client goes away (call it after the request body was read)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def cancel_on_disconnect(work: Awaitable[None], receive: Receive) -> bool:
+    """Run `work`; cancel it if the client disconnects first. True when the client went away."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(until_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        watcher.cancel()
+        raise
+    if task in done:
+        watcher.cancel()
+        task.result()  # re-raise what the work raised
+        return False
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return True

@@ -1,0 +1,302 @@
+"""The request path: pick the workspace, route by its mux rules, rewrite, translate, call the provider, stream back.
+
+    client ─▶ workspace (header, /w/NAME/ prefix, or the active one) ─▶ first matching rule
+           ─▶ instructions (chat only) ─▶ translate to the provider's API ─▶ upstream (httpx)
+           ◀─ translate the answer (JSON, SSE or NDJSON) back to the client's API, chunk by chunk
+
+Every failure reaches the client in the format of the API it called. The registry is read once per request, so a
+request finishes on the config it started with while a reconcile swaps in a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from litestar.types import Receive, Scope, Send
+
+from proxy.asgi import (
+    BodyTooLarge,
+    ClientGone,
+    cancel_on_disconnect,
+    header,
+    read_body,
+    send_json,
+    start_stream,
+)
+from proxy.registry import CompiledRule, ProviderRuntime, Registry, WorkspaceRuntime
+from proxy.request_info import ClientApi, extract_filenames, is_fim
+from proxy.rewrite import add_instructions
+from proxy.settings import Settings
+from proxy.translate import (
+    StreamTranslator,
+    TranslationError,
+    error_body,
+    error_event,
+    is_streaming,
+    stream_usage_requested,
+    translate_error,
+    translate_request,
+    translate_response,
+    upstream_path,
+)
+from proxy.translate.codec import DecodeError, dumps, loads
+from proxy.upstream import UpstreamError, map_error, timeout_for
+from reconciler.models import ApiFormat
+
+log = logging.getLogger("muxgate.gateway")
+
+CLIENT_FORMAT: dict[ClientApi, ApiFormat] = {
+    ClientApi.OPENAI_CHAT: ApiFormat.OPENAI,
+    ClientApi.OPENAI_COMPLETIONS: ApiFormat.OPENAI,
+    ClientApi.ANTHROPIC_MESSAGES: ApiFormat.ANTHROPIC,
+    ClientApi.OLLAMA_CHAT: ApiFormat.OLLAMA,
+    ClientApi.OLLAMA_GENERATE: ApiFormat.OLLAMA,
+}
+_LEGACY = frozenset({ClientApi.OPENAI_COMPLETIONS, ClientApi.OLLAMA_GENERATE})
+_CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
+_REQUIRED_FIELD = {
+    ClientApi.OPENAI_CHAT: "messages",
+    ClientApi.OPENAI_COMPLETIONS: "prompt",
+    ClientApi.ANTHROPIC_MESSAGES: "messages",
+    ClientApi.OLLAMA_CHAT: "messages",
+    ClientApi.OLLAMA_GENERATE: "prompt",
+}
+_STREAM_TYPE = {
+    ApiFormat.OPENAI: b"text/event-stream",
+    ApiFormat.ANTHROPIC: b"text/event-stream",
+    ApiFormat.OLLAMA: b"application/x-ndjson",
+}
+ANTHROPIC_VERSION = "2023-06-01"
+WORKSPACE_HEADER = b"x-muxgate-workspace"
+# An upstream error body is read for its message; a provider that sends more is cut off here.
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class ClientError(Exception):
+    """A request the gateway refuses, with the status and sentence the client gets."""
+
+    def __init__(self, status: int, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+
+
+@dataclass
+class Gateway:
+    """What the request path reads: the swappable registry, the upstream client and the settings."""
+
+    registry: Registry
+    client: httpx.AsyncClient | None
+    settings: Settings
+    active_workspace: str = "default"
+
+    def workspace_for(self, scope: Scope, registry: Registry) -> WorkspaceRuntime:
+        name = scope.get("path_params", {}).get("workspace") or header(scope, WORKSPACE_HEADER)
+        name = name or self.active_workspace
+        workspace = registry.workspaces.get(name)
+        if workspace is None:
+            raise ClientError(404, f'Workspace "{name}" does not exist.', "not_found_error")
+        if workspace.archived:
+            raise ClientError(
+                404,
+                f'Workspace "{name}" is archived; declare it again (or set archived: false) to use it.',
+                "not_found_error",
+            )
+        return workspace
+
+    async def handle(self, api: ClientApi, scope: Scope, receive: Receive, send: Send) -> None:
+        fmt = CLIENT_FORMAT[api]
+        try:
+            registry = self.registry
+            workspace = self.workspace_for(scope, registry)
+            raw = await read_body(receive, self.settings.max_body_bytes)
+            body = _parse(raw, api)
+            fim = is_fim(api, body)
+            filenames = extract_filenames(body, api) if workspace.needs_filenames else ()
+            rule = workspace.route(fim, filenames)
+            if rule is None:
+                raise ClientError(
+                    404, f'No matching rule found for workspace "{workspace.name}".', "not_found_error"
+                )
+            provider = rule.provider
+            if provider.key_error:
+                raise ClientError(502, f"Provider {provider.name} has no API key: {provider.key_error}.", "api_error")
+            if workspace.instructions and not fim and api in _CHAT:
+                body = add_instructions(body, api, workspace.instructions)
+            upstream_body = translate_request(body, fmt, provider.api_format, model=rule.model, fim=fim)
+        except ClientGone:
+            return
+        except BodyTooLarge as exc:
+            await send_json(send, 413, error_body(fmt, 413, f"{exc} Send a smaller prompt."))
+            return
+        except ClientError as exc:
+            await send_json(send, exc.status, error_body(fmt, exc.status, exc.message, exc.kind))
+            return
+        except TranslationError as exc:
+            await send_json(send, exc.status, error_body(fmt, exc.status, str(exc)))
+            return
+        call = _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send)
+        await cancel_on_disconnect(call.run(), receive)
+
+
+def _parse(raw: bytes, api: ClientApi) -> dict[str, Any]:
+    if not raw:
+        raise ClientError(400, "The request has no body; send a JSON object.")
+    try:
+        body = loads(raw)
+    except (DecodeError, UnicodeDecodeError) as exc:
+        raise ClientError(400, f"The request body is not valid JSON ({exc}).") from exc
+    if not isinstance(body, dict):
+        raise ClientError(400, "The request body must be a JSON object.")
+    required = _REQUIRED_FIELD[api]
+    if required not in body:
+        raise ClientError(400, f'The request has no "{required}" field.')
+    return body
+
+
+def upstream_headers(provider: ProviderRuntime, scope: Scope) -> dict[str, str]:
+    """Headers for the provider, built from scratch: nothing hop-by-hop or client-specific is forwarded."""
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    if provider.auth == "api_key":
+        key = provider.api_key
+    elif provider.auth == "passthrough":
+        key = header(scope, b"x-api-key")
+        bearer = header(scope, b"authorization")
+        if key is None and bearer and bearer[:7].lower() == "bearer ":
+            key = bearer[7:].strip()
+    else:
+        key = None
+    if provider.api_format is ApiFormat.ANTHROPIC:
+        headers["anthropic-version"] = header(scope, b"anthropic-version") or ANTHROPIC_VERSION
+        beta = header(scope, b"anthropic-beta")
+        if beta:
+            headers["anthropic-beta"] = beta
+        if key:
+            headers["x-api-key"] = key
+    elif key:
+        headers["authorization"] = f"Bearer {key}"
+    return headers
+
+
+class _Call:
+    """One upstream call and its answer; runs as a task cancelled when the client disconnects."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        api: ClientApi,
+        fmt: ApiFormat,
+        workspace: WorkspaceRuntime,
+        rule: CompiledRule,
+        body: dict[str, Any],
+        upstream_body: dict[str, Any],
+        scope: Scope,
+        send: Send,
+    ) -> None:
+        self.gateway = gateway
+        self.api = api
+        self.fmt = fmt
+        self.workspace = workspace
+        self.rule = rule
+        self.body = body
+        self.upstream_body = upstream_body
+        self.scope = scope
+        self.send = send
+        self.started = False
+        provider = rule.provider
+        self.url = provider.base_url + upstream_path(provider.api_format, upstream_body)
+        self.route_headers = [
+            (b"x-muxgate-workspace", workspace.name.encode()),
+            (b"x-muxgate-provider", provider.name.encode()),
+            (b"x-muxgate-model", rule.model.encode("utf-8", "replace")),
+        ]
+
+    async def fail(self, status: int, message: str, kind: str | None = None) -> None:
+        if self.started:
+            # Headers are gone: the error becomes the stream's last event.
+            await self.send({"type": "http.response.body", "body": error_event(self.fmt, message), "more_body": False})
+            return
+        await send_json(self.send, status, error_body(self.fmt, status, message, kind), self.route_headers)
+
+    async def run(self) -> None:
+        client = self.gateway.client
+        assert client is not None, "the gateway's lifespan opens the upstream client"
+        provider = self.rule.provider
+        request = client.build_request(
+            "POST",
+            self.url,
+            content=dumps(self.upstream_body),
+            headers=upstream_headers(provider, self.scope),
+            timeout=timeout_for(provider.connect_timeout, provider.read_timeout),
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            error = map_error(exc, provider.name, provider.base_url)
+            await self.fail(error.status, error.message, "api_error")
+            return
+        try:
+            if response.status_code >= 400:
+                await self.relay_error(response)
+            elif is_streaming(self.body, self.fmt):
+                await self.relay_stream(response)
+            else:
+                await self.relay_json(response)
+        except UpstreamError as exc:
+            await self.fail(exc.status, exc.message, "api_error")
+        except httpx.HTTPError as exc:
+            error = map_error(exc, provider.name, provider.base_url)
+            await self.fail(error.status, error.message, "api_error")
+        finally:
+            await response.aclose()
+
+    async def relay_error(self, response: httpx.Response) -> None:
+        raw = b""
+        async for chunk in response.aiter_bytes():
+            raw += chunk
+            if len(raw) > _MAX_ERROR_BODY:
+                break
+        try:
+            parsed: Any = loads(raw)
+        except (DecodeError, UnicodeDecodeError):
+            parsed = None
+        status = response.status_code
+        body = translate_error(parsed, self.rule.provider.api_format, self.fmt, status)
+        await send_json(self.send, status, body, self.route_headers)
+
+    async def relay_json(self, response: httpx.Response) -> None:
+        raw = await response.aread()
+        provider = self.rule.provider
+        try:
+            parsed = loads(raw)
+            body = translate_response(
+                parsed, provider.api_format, self.fmt, model=self.rule.model, legacy=self.api in _LEGACY
+            )
+        except (DecodeError, UnicodeDecodeError, TranslationError) as exc:
+            raise UpstreamError(502, f"Provider {provider.name} sent an answer that cannot be read: {exc}") from exc
+        await send_json(self.send, 200, body, self.route_headers)
+
+    async def relay_stream(self, response: httpx.Response) -> None:
+        provider = self.rule.provider
+        translator = StreamTranslator(
+            provider.api_format,
+            self.fmt,
+            model=self.rule.model,
+            legacy=self.api in _LEGACY,
+            include_usage=stream_usage_requested(self.body, self.fmt),
+        )
+        send = self.send
+        await start_stream(send, 200, _STREAM_TYPE[self.fmt], self.route_headers)
+        self.started = True
+        async for chunk in response.aiter_bytes():
+            out = translator.feed(chunk)
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+        tail = translator.close()
+        if translator.error and not translator.complete:
+            log.warning("stream from provider %s ended badly: %s", provider.name, translator.error)
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
