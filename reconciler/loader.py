@@ -175,25 +175,29 @@ def read_dir(root: Path) -> tuple[list[tuple[str, bytes]], list[Diagnostic]]:
     real_root = root.resolve()
     files: list[tuple[str, bytes]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        kept: list[str] = []
+        for name in sorted(dirnames):
+            folder = Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            if folder.is_symlink():
+                # A linked folder inside DIR is read where it really is; walking it again would declare everything
+                # in it twice (and a link to a parent would never end).
+                outside = _outside_target(folder, real_root)
+                if outside is not None:
+                    diagnostics.append(_symlink_outside(folder.relative_to(root).as_posix(), outside, "folder"))
+                continue
+            kept.append(name)
+        dirnames[:] = kept
         for name in sorted(filenames):
             if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
                 continue
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
             if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root):
-                    diagnostics.append(
-                        Diagnostic(
-                            Severity.WARNING,
-                            "symlink leaves the config directory",
-                            file=rel,
-                            message=f"{rel} points to {target}, outside the config directory; it is not read.",
-                            hint="Copy the file into the config directory, or point the link inside it.",
-                            code="symlink-outside",
-                        )
-                    )
+                outside = _outside_target(path, real_root)
+                if outside is not None:
+                    diagnostics.append(_symlink_outside(rel, outside, "file"))
                     continue
             try:
                 size = path.stat().st_size
@@ -207,12 +211,32 @@ def read_dir(root: Path) -> tuple[list[tuple[str, bytes]], list[Diagnostic]]:
                         Severity.ERROR,
                         "file cannot be read",
                         file=rel,
-                        message=f"{rel}: {exc.strerror or exc}.",
-                        hint="Check the file's permissions.",
+                        message=f"{rel} cannot be read: {exc.strerror or exc}.",
+                        hint="Check the file's permissions, or where the link points if it is a symbolic link.",
                         code="unreadable",
                     )
                 )
     return files, diagnostics
+
+
+def _outside_target(link: Path, real_root: Path) -> Path | None:
+    """Where `link` points when that is outside the config directory; None when it stays inside."""
+    try:
+        target = link.resolve()
+    except (OSError, RuntimeError):  # a loop of links: reading it fails and says so
+        return None
+    return None if target.is_relative_to(real_root) else target
+
+
+def _symlink_outside(rel: str, target: Path, what: str) -> Diagnostic:
+    return Diagnostic(
+        Severity.WARNING,
+        "symlink leaves the config directory",
+        file=rel,
+        message=f"{rel} points to {target}, outside the config directory; the {what} is not read.",
+        hint=f"Copy the {what} into the config directory, or point the link inside it.",
+        code="symlink-outside",
+    )
 
 
 def _too_large(rel: str, size: int) -> Diagnostic:
