@@ -93,7 +93,7 @@ class DesiredState:
         return {
             "Provider": {name: provider_essence(p) for name, p in self.providers.items()},
             "Persona": {name: _dump(p) for name, p in self.personas.items()},
-            "Workspace": {name: _dump(w) for name, w in self.workspaces.items()},
+            "Workspace": {name: workspace_essence(w) for name, w in self.workspaces.items()},
         }
 
     @property
@@ -143,6 +143,15 @@ def provider_essence(provider: Provider) -> dict[str, Any]:
     data = _dump(provider)
     # An endpoint left to its default means the same as the default written out.
     data["spec"]["endpoint"] = provider.spec.base_url
+    return data
+
+
+def workspace_essence(workspace: Workspace) -> dict[str, Any]:
+    data = _dump(workspace)
+    # An empty pattern and no pattern both match every request of the matcher's kind.
+    for rule in data["spec"]["muxRules"]:
+        if rule["match"].get("pattern") == "":
+            rule["match"]["pattern"] = None
     return data
 
 
