@@ -166,3 +166,16 @@ def reject_openai_only(body: JsonDict, target: ApiFormat) -> None:
 def max_output_tokens(body: JsonDict) -> int | None:
     """OpenAI's output limit: `max_completion_tokens` replaced `max_tokens`, and either may be sent."""
     return positive_int(body.get("max_completion_tokens")) or positive_int(body.get("max_tokens"))
+
+
+def first_choice(body: JsonDict) -> tuple[JsonDict, str | None]:
+    """The message and finish reason of an OpenAI chat answer's first choice."""
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise InvalidResponseError("The OpenAI answer has no `choices`.")
+    choice = choices[0]
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise InvalidResponseError("The OpenAI answer's first choice has no `message`.")
+    reason = choice.get("finish_reason")
+    return message, reason if isinstance(reason, str) else None

@@ -29,7 +29,8 @@ class TranslationError(ValueError):
 
 
 class UnsupportedField(TranslationError):  # noqa: N818 - the name callers know
-    """`field` is the client's field, in the client's terms (`n`, `logprobs`, `messages[2].content[1]`)."""
+    """`field` names the field (`n`, `logprobs`, `messages[2].content[1]`). Between Anthropic and Ollama the
+    request passes through OpenAI's shape, and a path found in that second step is a path in OpenAI's shape."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)

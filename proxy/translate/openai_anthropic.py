@@ -4,9 +4,11 @@ Requests: system and developer messages become the top-level `system` (joined by
 become `tool_result` blocks in a user turn; consecutive turns of one role merge, as Anthropic expects; image
 parts become image blocks; `max_tokens` defaults to 4096 because Anthropic requires it. In the other direction
 `system` becomes the first message, `tool_result` blocks become tool messages placed before the user's text,
-and thinking blocks are dropped (no OpenAI equivalent). Sampling hints the target lacks (penalties, seed,
-`logit_bias`, `top_k`) are dropped; fields whose absence would change what the client reads raise
-`UnsupportedField`.
+thinking blocks are dropped (no OpenAI equivalent), and the limit is sent as `max_tokens`, which every
+OpenAI-compatible server knows (OpenAI's reasoning models want `max_completion_tokens` instead).
+
+Sampling hints the target lacks (penalties, seed, `logit_bias`, `top_k`) are dropped; fields whose absence
+would change what the client reads raise `UnsupportedField`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .content import (
     arguments_object,
     arguments_string,
     collapse_parts,
+    first_choice,
     image_url_of,
     max_output_tokens,
     messages_of,
@@ -31,7 +34,13 @@ from .content import (
     stop_list,
 )
 from .errors import InvalidRequestError, InvalidResponseError, unsupported
-from .outcome import ANTHROPIC_FROM_FINISH, FINISH_FROM_ANTHROPIC, anthropic_input_tokens, finish_from_openai
+from .outcome import (
+    ANTHROPIC_FROM_FINISH,
+    FINISH_FROM_ANTHROPIC,
+    anthropic_input_tokens,
+    finish_from_openai,
+    openai_usage,
+)
 
 ANTHROPIC = ApiFormat.ANTHROPIC
 DEFAULT_MAX_TOKENS = 4096
@@ -390,20 +399,6 @@ def openai_response_from_anthropic(body: JsonDict, model: str, created: int) -> 
     return out
 
 
-def openai_usage(prompt: Any, completion: Any, anthropic: JsonDict | None = None) -> JsonDict:
-    prompt_tokens = prompt if isinstance(prompt, int) else 0
-    completion_tokens = completion if isinstance(completion, int) else 0
-    usage: JsonDict = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
-    cached = anthropic.get("cache_read_input_tokens") if anthropic else None
-    if isinstance(cached, int) and cached:
-        usage["prompt_tokens_details"] = {"cached_tokens": cached}
-    return usage
-
-
 def anthropic_response(body: JsonDict, model: str) -> JsonDict:
     """An OpenAI chat answer (the pivot) as an Anthropic message."""
     message, reason = first_choice(body)
@@ -443,16 +438,3 @@ def anthropic_usage(usage: Any) -> JsonDict:
     if cached:
         out["cache_read_input_tokens"] = cached
     return out
-
-
-def first_choice(body: JsonDict) -> tuple[JsonDict, str | None]:
-    """The message and finish reason of an OpenAI chat answer's first choice."""
-    choices = body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise InvalidResponseError("The OpenAI answer has no `choices`.")
-    choice = choices[0]
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        raise InvalidResponseError("The OpenAI answer's first choice has no `message`.")
-    reason = choice.get("finish_reason")
-    return message, reason if isinstance(reason, str) else None

@@ -19,6 +19,7 @@ from .content import (
     arguments_object,
     arguments_string,
     data_url,
+    first_choice,
     image_url_of,
     max_output_tokens,
     messages_of,
@@ -29,8 +30,7 @@ from .content import (
     stop_list,
 )
 from .errors import InvalidRequestError, InvalidResponseError, unsupported
-from .openai_anthropic import first_choice, openai_usage
-from .outcome import FINISH_FROM_OLLAMA, ollama_from_finish
+from .outcome import FINISH_FROM_OLLAMA, ollama_from_finish, openai_usage
 
 OLLAMA = ApiFormat.OLLAMA
 # OpenAI sampling fields that Ollama accepts under `options` with the same name and meaning.

@@ -18,8 +18,7 @@ from .codec import DecodeError, dumps, loads
 from .content import arguments_string
 from .errors import error_event, error_message
 from .events import Encoder, StreamState
-from .openai_anthropic import openai_usage
-from .outcome import finish_from_openai
+from .outcome import finish_from_openai, openai_usage
 from .sse import SseEvent
 
 

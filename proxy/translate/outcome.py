@@ -96,3 +96,18 @@ def response_stop_reason(body: JsonDict, fmt: ApiFormat) -> str | None:
         reason = choices[0].get("finish_reason")
         return finish_from_openai(reason) if isinstance(reason, str) else None
     return None
+
+
+def openai_usage(prompt: Any, completion: Any, anthropic: JsonDict | None = None) -> JsonDict:
+    """OpenAI's `usage` object; Anthropic's cache reads, when given, become `cached_tokens`."""
+    prompt_tokens = prompt if isinstance(prompt, int) else 0
+    completion_tokens = completion if isinstance(completion, int) else 0
+    usage: JsonDict = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    cached = anthropic.get("cache_read_input_tokens") if anthropic else None
+    if isinstance(cached, int) and cached:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    return usage
