@@ -320,3 +320,24 @@ def test_anthropic_answer_reaches_a_legacy_completions_client() -> None:
     assert answer.text == TEXT
     assert answer.stop == "stop"
     assert b'"delta"' not in out
+
+
+def test_anthropic_message_delta_may_restate_input_tokens() -> None:
+    data = ANTHROPIC_TEXT_STREAM.replace(
+        b'"usage": {"output_tokens": 4}', b'"usage": {"input_tokens": 30, "output_tokens": 4}'
+    )
+    _, translator = translate(ANTHROPIC, OPENAI, [data])
+    assert translator.usage == Usage(30, 4)
+
+
+def test_ollama_client_gets_tool_calls_before_text_that_follows_them() -> None:
+    data = OPENAI_TOOL_STREAM.replace(
+        b'{"tool_calls": [{"index": 1, "id"', b'{"content": "and", "tool_calls": [{"index": 1, "id"'
+    )
+    out, _ = translate(OPENAI, OLLAMA, [data])
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["message"].get("tool_calls", line["message"]["content"]) for line in lines[:3]] == [
+        [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+        "and",
+        [{"function": {"name": "get_time", "arguments": {"tz": "CET"}}}],
+    ]
