@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.handlers import asgi
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPScope, Receive, Scope, Send
 
 from proxy.asgi import send_json
-from proxy.gateway import Gateway
+from proxy.gateway import CLIENT_FORMAT, ClientError, Gateway
 from proxy.registry import Registry
 from proxy.request_info import ClientApi
 from proxy.settings import Settings
@@ -39,16 +39,11 @@ _ROUTES: dict[str, ClientApi] = {
 }
 _MODEL_ROUTES = frozenset({"/v1/models", "/v1/mux/models"})
 _TAGS_ROUTE = "/api/tags"
-_FORMAT = {
-    ClientApi.ANTHROPIC_MESSAGES: ApiFormat.ANTHROPIC,
-    ClientApi.OLLAMA_CHAT: ApiFormat.OLLAMA,
-    ClientApi.OLLAMA_GENERATE: ApiFormat.OLLAMA,
-}
 
 
-async def _dispatch(api: ClientApi, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def _dispatch(api: ClientApi, path: str, scope: HTTPScope, receive: Receive, send: Send) -> None:
     if scope["method"] != "POST":
-        fmt = _FORMAT.get(api, ApiFormat.OPENAI)
+        fmt = CLIENT_FORMAT[api]
         await send_json(send, 405, error_body(fmt, 405, f"Use POST for {path}."), [(b"allow", b"POST")])
         return
     gateway: Gateway = scope["app"].state.gateway
@@ -57,30 +52,31 @@ async def _dispatch(api: ClientApi, path: str, scope: Scope, receive: Receive, s
 
 def _proxy_handler(path: str, api: ClientApi) -> Any:
     async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        await _dispatch(api, path, scope, receive, send)
+        await _dispatch(api, path, cast("HTTPScope", scope), receive, send)
 
     name = "proxy" + path.replace("/", "-")
     handler.__name__ = name.replace("-", "_")
-    return asgi(path=path, is_mount=False, name=name)(handler)
+    return asgi(path=path, is_mount=False, name=name, copy_scope=False)(handler)
 
 
-@asgi(path="/w", is_mount=True, name="workspace-prefix")
+@asgi(path="/w", is_mount=True, name="workspace-prefix", copy_scope=False)
 async def _prefixed(scope: Scope, receive: Receive, send: Send) -> None:
     """`/w/NAME/<client route>`: the workspace in the path, for clients that can only set a base URL."""
     # Litestar hands a mount the path below its prefix, with a trailing slash added.
     name, _, rest = scope["path"].removeprefix("/w").strip("/").partition("/")
     rest = "/" + rest
-    scope = {**scope, "path_params": {"workspace": name}}  # type: ignore[typeddict-unknown-key]
-    gateway: Gateway = scope["app"].state.gateway
+    http = cast("HTTPScope", {**scope, "path_params": {"workspace": name}})
+    gateway: Gateway = http["app"].state.gateway
     api = _ROUTES.get(rest)
     if api is not None:
-        await _dispatch(api, rest, scope, receive, send)
-    elif scope["method"] == "GET" and rest in _MODEL_ROUTES:
-        await send_json(send, 200, models_body(gateway, name, anthropic=_has_header(scope, b"anthropic-version")))
-    elif scope["method"] == "GET" and rest == _TAGS_ROUTE:
-        await send_json(send, 200, tags_body(gateway, name))
+        await _dispatch(api, rest, http, receive, send)
+    elif http["method"] == "GET" and rest in _MODEL_ROUTES:
+        anthropic = _has_header(http, b"anthropic-version")
+        await send_json(send, *_listing(gateway, name, ApiFormat.ANTHROPIC if anthropic else ApiFormat.OPENAI))
+    elif http["method"] == "GET" and rest == _TAGS_ROUTE:
+        await send_json(send, *_listing(gateway, name, ApiFormat.OLLAMA))
     else:
-        await send_json(send, 404, {"detail": f"Not found: {scope['path']}"})
+        await send_json(send, 404, {"detail": f"Not found: /w/{name}{rest}"})
 
 
 def _has_header(scope: Scope, name: bytes) -> bool:
@@ -88,11 +84,9 @@ def _has_header(scope: Scope, name: bytes) -> bool:
 
 
 def _routed_models(gateway: Gateway, workspace: str | None) -> list[tuple[str, str]]:
-    """(provider, model) pairs the workspace's rules can route to, in rule order."""
-    registry = gateway.registry
-    ws = registry.workspaces.get(workspace or gateway.active_workspace)
-    if ws is None or ws.archived:
-        return []
+    """(provider, model) pairs the workspace's rules can route to, in rule order; ClientError 404 when the
+    workspace does not exist or is archived."""
+    ws = gateway.find_workspace(workspace, gateway.registry)
     return list(dict.fromkeys((r.provider.name, r.model) for r in ws.rules))
 
 
@@ -100,9 +94,7 @@ def models_body(gateway: Gateway, workspace: str | None, *, anthropic: bool) -> 
     """OpenAI's model list, or Anthropic's when the client sends Anthropic's headers."""
     models = _routed_models(gateway, workspace)
     if anthropic:
-        data = [
-            {"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"} for _, m in models
-        ]
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"} for _, m in models]
         return {
             "data": data,
             "has_more": False,
@@ -132,16 +124,27 @@ def tags_body(gateway: Gateway, workspace: str | None) -> dict[str, Any]:
     }
 
 
+def _listing(gateway: Gateway, workspace: str | None, fmt: ApiFormat) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a model listing in `fmt`; a client configured with a wrong workspace learns it here."""
+    try:
+        if fmt is ApiFormat.OLLAMA:
+            return 200, tags_body(gateway, workspace)
+        return 200, models_body(gateway, workspace, anthropic=fmt is ApiFormat.ANTHROPIC)
+    except ClientError as exc:
+        return exc.status, error_body(fmt, exc.status, exc.message, exc.kind)
+
+
 @get(sorted(_MODEL_ROUTES), name="models")
-async def list_models(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    gateway = request.app.state.gateway
-    workspace = request.headers.get("x-muxgate-workspace")
-    return models_body(gateway, workspace, anthropic="anthropic-version" in request.headers)
+async def list_models(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    fmt = ApiFormat.ANTHROPIC if "anthropic-version" in request.headers else ApiFormat.OPENAI
+    status, body = _listing(request.app.state.gateway, request.headers.get("x-muxgate-workspace"), fmt)
+    return Response(body, status_code=status)
 
 
 @get(_TAGS_ROUTE, name="ollama-tags")
-async def ollama_tags(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return tags_body(request.app.state.gateway, request.headers.get("x-muxgate-workspace"))
+async def ollama_tags(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    status, body = _listing(request.app.state.gateway, request.headers.get("x-muxgate-workspace"), ApiFormat.OLLAMA)
+    return Response(body, status_code=status)
 
 
 @get(["/health", "/api/v1/health"], name="health")

@@ -7,6 +7,7 @@ come from the provider, without building framework request and response objects 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
@@ -15,13 +16,13 @@ from litestar.types import Receive, Scope, Send
 from proxy.translate.codec import dumps
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(Exception):  # noqa: N818 - a public name
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request body is larger than {limit:,} bytes.")
         self.limit = limit
 
 
-class ClientGone(Exception):
+class ClientGone(Exception):  # noqa: N818 - a public name
     """The client disconnected before its request was answered."""
 
 
@@ -41,7 +42,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")
-        if chunk:
+        if isinstance(chunk, bytes) and chunk:
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(limit)
@@ -55,9 +56,7 @@ def _headers(content_type: bytes, extra: Iterable[tuple[bytes, bytes]]) -> list[
     return [(b"content-type", content_type), *extra]
 
 
-async def send_json(
-    send: Send, status: int, body: Any, extra_headers: Iterable[tuple[bytes, bytes]] = ()
-) -> None:
+async def send_json(send: Send, status: int, body: Any, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
     payload = dumps(body)
     headers = _headers(b"application/json", extra_headers)
     headers.append((b"content-length", str(len(payload)).encode()))
@@ -96,8 +95,6 @@ async def cancel_on_disconnect(work: Awaitable[None], receive: Receive) -> bool:
         task.result()  # re-raise what the work raised
         return False
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     return True

@@ -96,6 +96,10 @@ class Gateway:
 
     def workspace_for(self, scope: Scope, registry: Registry) -> WorkspaceRuntime:
         name = scope.get("path_params", {}).get("workspace") or header(scope, WORKSPACE_HEADER)
+        return self.find_workspace(name, registry)
+
+    def find_workspace(self, name: str | None, registry: Registry) -> WorkspaceRuntime:
+        """The named workspace (the active one when `name` is empty); ClientError 404 if unknown or archived."""
         name = name or self.active_workspace
         workspace = registry.workspaces.get(name)
         if workspace is None:
@@ -119,9 +123,7 @@ class Gateway:
             filenames = extract_filenames(body, api) if workspace.needs_filenames else ()
             rule = workspace.route(fim, filenames)
             if rule is None:
-                raise ClientError(
-                    404, f'No matching rule found for workspace "{workspace.name}".', "not_found_error"
-                )
+                raise ClientError(404, f'No matching rule found for workspace "{workspace.name}".', "not_found_error")
             provider = rule.provider
             if provider.key_error:
                 raise ClientError(502, f"Provider {provider.name} has no API key: {provider.key_error}.", "api_error")
