@@ -1,0 +1,219 @@
+"""Fixtures for the gateway tests: a fake provider, config trees written from a dict, and a real gateway served by
+uvicorn on a free port in a thread of its own.
+
+    test ──HTTP──▶ gateway (uvicorn thread, create_app over build_registry(check_dir(DIR).state))
+                      └──HTTP──▶ FakeProvider (thread) — records what it received, misbehaves on request
+
+Fixtures hand out plain callables and values, so test modules never import this file. The e2e tests register the
+same fixtures (tests/e2e/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from proxy.app import create_app
+from proxy.registry import Registry, build_registry
+from proxy.settings import Settings
+from proxy.testing.fake_provider import Behaviour, FakeProvider
+from reconciler.check import check_dir
+from reconciler.state import DesiredState
+
+# Provider name → environment variable holding its key; the values are set per test with monkeypatch.
+KEY_VARIABLES = {"openai": "TEST_OPENAI_API_KEY", "anthropic": "TEST_ANTHROPIC_API_KEY"}
+PROVIDER_KEYS = {"openai": "provider-key-for-openai", "anthropic": "provider-key-for-anthropic"}
+
+# A config as tests write it: {"workspaces": {name: spec}, "providers": {name: spec or None}, "personas": {...}}.
+# Specs use the YAML spelling (camelCase). The three providers below exist unless "providers" replaces one (a
+# spec) or removes it (None).
+Config = Mapping[str, Mapping[str, Any]]
+
+
+def default_providers(fake_url: str) -> dict[str, dict[str, Any]]:
+    def api_key(name: str) -> dict[str, Any]:
+        return {"type": "api_key", "apiKey": {"fromEnv": KEY_VARIABLES[name]}}
+
+    return {
+        "openai": {"type": "openai", "endpoint": f"{fake_url}/v1", "auth": api_key("openai")},
+        "anthropic": {"type": "anthropic", "endpoint": f"{fake_url}/v1", "auth": api_key("anthropic")},
+        "ollama": {"type": "ollama", "endpoint": fake_url, "auth": {"type": "none"}},
+    }
+
+
+def write_config(directory: Path, config: Config, fake_url: str) -> Path:
+    """One YAML file per kind in `directory`; each document is written as JSON, which YAML reads as is."""
+    providers: dict[str, Any] = default_providers(fake_url)
+    for name, spec in config.get("providers", {}).items():
+        if spec is None:
+            providers.pop(name, None)
+        else:
+            providers[name] = spec
+    kinds = {
+        "Provider": providers,
+        "Persona": dict(config.get("personas", {})),
+        "Workspace": dict(config.get("workspaces", {})),
+    }
+    unknown = set(config) - {"providers", "personas", "workspaces"}
+    if unknown:
+        raise ValueError(f"Unknown config sections {sorted(unknown)}; use providers, personas and workspaces.")
+    directory.mkdir(parents=True, exist_ok=True)
+    for kind, resources in kinds.items():
+        documents = [
+            json.dumps({"apiVersion": "muxgate/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}, indent=2)
+            for name, spec in resources.items()
+        ]
+        (directory / f"{kind.lower()}s.yaml").write_text("\n---\n".join(documents) + "\n", encoding="utf-8")
+    return directory
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that signals the end of its startup, so the fixture waits on an event, not a poll."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.startup_over = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.startup_over.set()
+
+
+class ServedGateway:
+    """A gateway serving `registry` with `settings` on a free loopback port until `stop()`."""
+
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.app = create_app(settings, registry)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.bind(("127.0.0.1", 0))
+        port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+        self._server = _Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="gateway", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._server.startup_over.wait(10) or not self._server.started:
+            self.stop()
+            raise AssertionError("The gateway did not start; its log above says why.")
+
+    def apply(self, registry: Registry) -> None:
+        """Swap in a new registry, as a reconcile does."""
+        self.app.state.gateway.registry = registry
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._socket.close()
+        assert not self._thread.is_alive(), "The gateway did not stop within 10 s."
+
+
+def registry_for(directory: Path) -> Registry:
+    """The registry `muxgate serve` builds for `directory`, reading keys from the environment now."""
+    checked = check_dir(directory)
+    if checked.state is None:
+        problems = "; ".join(f"{d.file}:{d.line}: {d.summary} {d.message}" for d in checked.diagnostics)
+        raise AssertionError(f"The test config in {directory} is invalid: {problems}")
+    return build_registry(checked.state)
+
+
+@pytest.fixture(scope="session")
+def _session_fake() -> Iterator[FakeProvider]:
+    with FakeProvider.running_in_thread() as provider:
+        yield provider
+
+
+@pytest.fixture
+def fake(_session_fake: FakeProvider) -> Iterator[FakeProvider]:
+    """A fake OpenAI/Anthropic/Ollama provider on a free port, in a thread of its own: one per test session,
+    with no recorded requests and the default behaviour at the start of each test."""
+
+    def reset() -> None:
+        _session_fake.requests.clear()
+        _session_fake.behaviour = Behaviour()
+        _session_fake.api_key = None
+
+    reset()
+    yield _session_fake
+    reset()
+
+
+@pytest.fixture(scope="session")
+def _session_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("gateway-data"))
+    server = ServedGateway(settings, build_registry(DesiredState.empty()))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[httpx.Client]:
+    """One HTTP client for the session: building one costs ~40 ms (its TLS context)."""
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def provider_keys(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Provider name → the key the gateway reads from the environment for it (set for this test only)."""
+    for name, variable in KEY_VARIABLES.items():
+        monkeypatch.setenv(variable, PROVIDER_KEYS[name])
+    return dict(PROVIDER_KEYS)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, fake: FakeProvider) -> Callable[[Config], Path]:
+    """Write a config (see `Config`) into a fresh folder under tmp_path, providers pointing at the fake."""
+    counter = iter(range(1_000_000))
+
+    def write(config: Config) -> Path:
+        return write_config(tmp_path / f"config{next(counter)}", config, fake.url)
+
+    return write
+
+
+@pytest.fixture
+def gateway(
+    config_dir: Callable[[Config], Path],
+    provider_keys: dict[str, str],
+    tmp_path: Path,
+    _session_gateway: ServedGateway,
+) -> Iterator[Callable[..., str]]:
+    """`gateway(config, **settings)` serves `config` and returns the gateway's base URL.
+
+    Without settings, the config is applied to the session's gateway, as a reconcile would (starting a server per
+    test costs a fifth of a second); with settings, a gateway of its own is started with `Settings(**settings)`
+    and stopped after the test.
+    """
+    served: list[ServedGateway] = []
+
+    def start(config: Config, **settings: Any) -> str:
+        registry = registry_for(config_dir(config))
+        if not settings:
+            _session_gateway.apply(registry)
+            return _session_gateway.url
+        settings.setdefault("data_dir", tmp_path / "data")
+        server = ServedGateway(Settings(**settings), registry)
+        server.start()
+        served.append(server)
+        return server.url
+
+    yield start
+    _session_gateway.apply(build_registry(DesiredState.empty()))
+    for server in reversed(served):
+        server.stop()
