@@ -80,6 +80,8 @@ class StreamTranslator:
         else:
             self._events = self._openai = OpenAIDecoder(encoder, state)
         self._drop_usage = self._passthrough and source is OPENAI and not include_usage
+        # A same-format stream broke on a frame that does not parse: nothing more is forwarded.
+        self._unreadable = False
 
     # --- what analytics read ---
 
@@ -171,23 +173,46 @@ class StreamTranslator:
                 return
 
     def _forward(self, chunk: bytes, *, final: bool) -> bytes:
-        """Same-format streams: complete frames go out unchanged, read on the way for usage."""
+        """Same-format streams: complete frames go out unchanged, read on the way for usage. A frame that does
+        not parse goes out as an error event instead, since the client could not read it, and ends the stream."""
+        if self._unreadable:
+            return b""
+        state = self._state
         if self._ndjson is not None:
             assert self._lines is not None
             lines = _whole_lines(self._ndjson.close()) if final else self._ndjson.feed(chunk)
+            out: list[bytes] = []
             for line in lines:
+                fine = state.error is None
                 self._lines.line(line)
-            return b"".join(line + b"\n" for line in lines)
+                if fine and state.error is not None and not _is_object(line):
+                    self._unreadable = True
+                    out.append(error_event(self.target, state.error))
+                    break
+                out.append(line + b"\n")
+            return b"".join(out)
         assert self._events is not None
         frames = self._sse.close_frames() if final else self._sse.feed_frames(chunk)
-        out: list[bytes] = []
+        out = []
         for frame in frames:
             if frame.event is not None:
+                fine = state.error is None
                 self._events.event(frame.event)
+                if fine and state.error is not None and not _is_object(frame.event.data):
+                    self._unreadable = True
+                    out.append(error_event(self.target, state.error))
+                    break
                 if self._drop_usage and self._openai is not None and self._openai.usage_only:
                     continue
             out.append(frame.raw)
         return b"".join(out)
+
+
+def _is_object(data: bytes | str) -> bool:
+    try:
+        return isinstance(loads(data), dict)
+    except DecodeError:
+        return False
 
 
 def _whole_lines(lines: list[bytes]) -> list[bytes]:
