@@ -10,6 +10,7 @@ request finishes on the config it started with while a reconcile swaps in a new 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ from proxy.translate import (
     upstream_path,
 )
 from proxy.translate.codec import DecodeError, dumps, loads
-from proxy.upstream import UpstreamError, map_error, timeout_for
+from proxy.upstream import UPSTREAM_ERRORS, UpstreamError, map_error, timeout_for
 from reconciler.models import ApiFormat
 
 log = logging.getLogger("muxgate.gateway")
@@ -237,7 +238,7 @@ class _Call:
         )
         try:
             response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except UPSTREAM_ERRORS as exc:
             error = map_error(exc, provider.name, provider.base_url)
             await self.fail(error.status, error.message, "api_error")
             return
@@ -250,11 +251,13 @@ class _Call:
                 await self.relay_json(response)
         except UpstreamError as exc:
             await self.fail(exc.status, exc.message, "api_error")
-        except httpx.HTTPError as exc:
+        except UPSTREAM_ERRORS as exc:
             error = map_error(exc, provider.name, provider.base_url)
             await self.fail(error.status, error.message, "api_error")
         finally:
-            await response.aclose()
+            # Closing an answer that broke can fail the same way; the client has been told already.
+            with contextlib.suppress(*UPSTREAM_ERRORS):
+                await response.aclose()
 
     async def relay_error(self, response: httpx.Response) -> None:
         raw = b""

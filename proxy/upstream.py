@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import aiohttp
 import httpx
 
 Transport = Literal["aiohttp", "httpx"]
@@ -16,6 +17,11 @@ Transport = Literal["aiohttp", "httpx"]
 # Connections kept per gateway: enough for a team's concurrent streams, bounded so a stuck provider cannot take
 # every file descriptor.
 MAX_CONNECTIONS = 512
+
+
+# What a failed upstream call raises: httpx's errors, and the aiohttp errors httpx-aiohttp leaves as they are (an
+# answer that is not HTTP raises aiohttp.ClientResponseError).
+UPSTREAM_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, aiohttp.ClientError)
 
 
 class UpstreamError(Exception):
@@ -40,17 +46,23 @@ def timeout_for(connect: float, read: float) -> httpx.Timeout:
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
-def map_error(exc: httpx.HTTPError, provider: str, url: str) -> UpstreamError:
-    """The client-facing status and sentence for a failed upstream call."""
-    cause = exc.__cause__
-    if isinstance(exc, httpx.ConnectTimeout) and isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
-        # httpx-aiohttp 0.2 reports a refused connection as ConnectTimeout; the cause tells them apart.
-        return UpstreamError(502, f"Provider {provider} at {url} cannot be reached: {cause}.")
-    if isinstance(exc, httpx.TimeoutException):
-        what = "connecting to" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting for"
-        return UpstreamError(504, f"Timed out {what} provider {provider} at {url}.")
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamError(
-            502, f"Provider {provider} at {url} cannot be reached: {exc or 'connection refused'}."
-        )
-    return UpstreamError(502, f"Provider {provider} at {url} failed: {type(exc).__name__}: {exc}.")
+def map_error(exc: Exception, provider: str, url: str) -> UpstreamError:
+    """The client-facing status and sentence for a failed upstream call (one of `UPSTREAM_ERRORS`)."""
+    # httpx-aiohttp 0.2 reports every aiohttp connection error as ConnectTimeout, a refused or dropped connection
+    # included; the aiohttp error it was raised from says what happened.
+    cause: Exception = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
+    if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout | aiohttp.ConnectionTimeoutError):
+        return UpstreamError(504, f"Timed out connecting to provider {provider} at {url}.")
+    if isinstance(cause, httpx.TimeoutException | TimeoutError):
+        return UpstreamError(504, f"Timed out waiting for provider {provider} at {url}.")
+    if isinstance(cause, httpx.ConnectError | aiohttp.ClientConnectorError):
+        return UpstreamError(502, f"Provider {provider} at {url} cannot be reached: {_detail(cause)}.")
+    if isinstance(cause, aiohttp.ClientResponseError):
+        # A status line or header aiohttp cannot parse; its message continues with a dump of the bytes.
+        first_line = cause.message.splitlines()[0].rstrip(":") if cause.message else "unreadable response"
+        return UpstreamError(502, f"Provider {provider} at {url} sent an answer that is not valid HTTP ({first_line}).")
+    return UpstreamError(502, f"Provider {provider} at {url} failed: {type(cause).__name__}: {_detail(cause)}.")
+
+
+def _detail(exc: Exception) -> str:
+    return str(exc).strip().rstrip(".") or "no detail given"
