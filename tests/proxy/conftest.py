@@ -152,13 +152,38 @@ def fake(_session_fake: FakeProvider) -> Iterator[FakeProvider]:
     reset()
 
 
+class _Gateways:
+    """Gateways of the session, one per distinct Settings, started when first asked for."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._served: dict[tuple[tuple[str, Any], ...], ServedGateway] = {}
+
+    def get(self, settings: Mapping[str, Any]) -> ServedGateway:
+        key = tuple(sorted(settings.items()))
+        if key not in self._served:
+            server = ServedGateway(
+                Settings(**{"data_dir": self._data_dir / str(len(self._served)), **settings}),
+                build_registry(DesiredState.empty()),
+            )
+            server.start()
+            self._served[key] = server
+        return self._served[key]
+
+    def clear(self) -> None:
+        for server in self._served.values():
+            server.apply(build_registry(DesiredState.empty()))
+
+    def stop(self) -> None:
+        for server in self._served.values():
+            server.stop()
+
+
 @pytest.fixture(scope="session")
-def _session_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("gateway-data"))
-    server = ServedGateway(settings, build_registry(DesiredState.empty()))
-    server.start()
-    yield server
-    server.stop()
+def _session_gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Gateways]:
+    gateways = _Gateways(tmp_path_factory.mktemp("gateway-data"))
+    yield gateways
+    gateways.stop()
 
 
 @pytest.fixture(scope="session")
@@ -189,31 +214,18 @@ def config_dir(tmp_path: Path, fake: FakeProvider) -> Callable[[Config], Path]:
 
 @pytest.fixture
 def gateway(
-    config_dir: Callable[[Config], Path],
-    provider_keys: dict[str, str],
-    tmp_path: Path,
-    _session_gateway: ServedGateway,
+    config_dir: Callable[[Config], Path], provider_keys: dict[str, str], _session_gateways: _Gateways
 ) -> Iterator[Callable[..., str]]:
-    """`gateway(config, **settings)` serves `config` and returns the gateway's base URL.
+    """`gateway(config, **settings)` serves `config` with `Settings(**settings)`; returns the gateway's base URL.
 
-    Without settings, the config is applied to the session's gateway, as a reconcile would (starting a server per
-    test costs a fifth of a second); with settings, a gateway of its own is started with `Settings(**settings)`
-    and stopped after the test.
+    The config is applied to a gateway of the session with those settings, as a reconcile applies a change: a
+    server per test would cost a fifth of a second to stop. After the test the gateway serves an empty config.
     """
-    served: list[ServedGateway] = []
 
-    def start(config: Config, **settings: Any) -> str:
-        registry = registry_for(config_dir(config))
-        if not settings:
-            _session_gateway.apply(registry)
-            return _session_gateway.url
-        settings.setdefault("data_dir", tmp_path / "data")
-        server = ServedGateway(Settings(**settings), registry)
-        server.start()
-        served.append(server)
+    def serve(config: Config, **settings: Any) -> str:
+        server = _session_gateways.get(settings)
+        server.apply(registry_for(config_dir(config)))
         return server.url
 
-    yield start
-    _session_gateway.apply(build_registry(DesiredState.empty()))
-    for server in reversed(served):
-        server.stop()
+    yield serve
+    _session_gateways.clear()
