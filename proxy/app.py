@@ -94,7 +94,10 @@ def models_body(gateway: Gateway, workspace: str | None, *, anthropic: bool) -> 
     """OpenAI's model list, or Anthropic's when the client sends Anthropic's headers."""
     models = _routed_models(gateway, workspace)
     if anthropic:
-        data = [{"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"} for _, m in models]
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z", "lifecycle": "active"}
+            for _, m in models
+        ]
         return {
             "data": data,
             "has_more": False,

@@ -61,6 +61,9 @@ def map_error(exc: Exception, provider: str, url: str) -> UpstreamError:
         # A status line or header aiohttp cannot parse; its message continues with a dump of the bytes.
         first_line = cause.message.splitlines()[0].rstrip(":") if cause.message else "unreadable response"
         return UpstreamError(502, f"Provider {provider} at {url} sent an answer that is not valid HTTP ({first_line}).")
+    if isinstance(cause, aiohttp.ClientPayloadError):
+        # Its message is a dump of aiohttp's parser state; what happened is simpler.
+        return UpstreamError(502, f"Provider {provider} at {url} closed the connection before its answer was complete.")
     return UpstreamError(502, f"Provider {provider} at {url} failed: {type(cause).__name__}: {_detail(cause)}.")
 
 
