@@ -31,9 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (MUXGATE_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind, 0 for a free one (MUXGATE_PORT; default 8989)")
     serve.add_argument("--data-dir", help="state and analytics directory (MUXGATE_DATA_DIR; default .muxgate)")
-    serve.add_argument(
-        "--transport", choices=("aiohttp", "httpx"), help="upstream HTTP transport (MUXGATE_TRANSPORT)"
-    )
+    serve.add_argument("--transport", choices=("aiohttp", "httpx"), help="upstream HTTP transport (MUXGATE_TRANSPORT)")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="(MUXGATE_LOG_LEVEL)")
     reconcile = commands.add_parser(
         "reconcile", help="validate a config directory and print the plan", description=reconcile_cli.__doc__
@@ -70,12 +68,15 @@ def serve(args: argparse.Namespace) -> int:
         "transport": args.transport,
         "log_level": args.log_level,
     }
+    given = {k: v for k, v in flags.items() if v is not None}
     try:
-        settings = Settings(**{k: v for k, v in flags.items() if v is not None})
+        settings = Settings(**given)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             field = ".".join(str(p) for p in error["loc"])
-            print(f"muxgate: invalid setting {field} (MUXGATE_{field.upper()}): {error['msg']}", file=sys.stderr)
+            # Name where the bad value came from: the flag when one was given, else the environment variable.
+            source = _flag_name(field) if field in given else f"MUXGATE_{field.upper()}"
+            print(f"muxgate: invalid setting {field} ({source}): {error['msg']}.", file=sys.stderr)
         return 1
     configure_logging(settings.log_level)
     log = logging.getLogger("muxgate")
@@ -84,7 +85,8 @@ def serve(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(None, checked.diagnostics, checked.sources, color=sys.stdout.isatty()))
     if checked.state is None:
         errors = sum(1 for d in checked.diagnostics if d.severity is Severity.ERROR)
-        print(f"muxgate: {settings.config_dir} is invalid ({errors} errors); nothing was served.", file=sys.stderr)
+        counted = f"{errors} error" + ("" if errors == 1 else "s")
+        print(f"muxgate: {settings.config_dir} is invalid ({counted}); nothing was served.", file=sys.stderr)
         return 1
     state = checked.state
     registry = build_registry(state, revision=revision(settings.config_dir))
@@ -105,6 +107,10 @@ def serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _flag_name(field: str) -> str:
+    return "DIR" if field == "config_dir" else "--" + field.replace("_", "-")
 
 
 def _bind(host: str, port: int) -> socket.socket:
