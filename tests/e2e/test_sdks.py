@@ -25,7 +25,7 @@ Gateway = Callable[..., str]
 CLIENT_KEY = "client-key-that-must-stay-home"
 INSTRUCTIONS = "Answer in plain English."
 SYSTEM = "You are terse."
-QUESTION = "what is two plus two"
+QUESTION = "what is två plus 二"  # non-ASCII on purpose: every hop must keep UTF-8 whole
 ANSWER = f"echo: {QUESTION}"
 # The fake counts words: the instructions and the client's system prompt (7) plus the question (5) in, the answer out.
 INPUT_TOKENS, OUTPUT_TOKENS = 12, 6

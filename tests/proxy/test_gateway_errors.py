@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -436,3 +437,48 @@ def test_a_client_that_disconnects_mid_stream_closes_the_providers_stream(
     assert received.client_disconnected
     assert 0 < received.chunks_written < total
     assert_still_serves(http, url, fake)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_client_that_gives_up_before_the_answer_cancels_the_providers_call(
+    gateway: Gateway, fake: FakeProvider, http: httpx.Client, transport: str
+) -> None:
+    url = gateway(routed_to("openai"), transport=transport)
+    fake.behaviour = Behaviour(first_byte_delay=10)
+    with pytest.raises(httpx.ReadTimeout):
+        http.post(url + OPENAI_CHAT, json=request_body(OPENAI_CHAT), timeout=0.3)
+    received = fake.requests[0]
+    assert received.wait_done(5), "the provider's call was not cancelled after the client left"
+    assert received.client_disconnected
+    assert received.status is None
+    assert_still_serves(http, url, fake)
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A port that accepts connections (the kernel completes them from the backlog) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        port: int = sock.getsockname()[1]
+        yield port
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_provider_that_never_answers_does_not_hold_up_other_requests(
+    gateway: Gateway, fake: FakeProvider, http: httpx.Client, black_hole: int, transport: str
+) -> None:
+    hole = {"type": "openai", "endpoint": f"http://127.0.0.1:{black_hole}/v1", "timeouts": {"connect": 1, "read": 1}}
+    url = gateway(routed_to("hole", {"hole": hole}), transport=transport)
+    outcome: list[httpx.Response] = []
+    stuck = threading.Thread(
+        target=lambda: outcome.append(http.post(url + OPENAI_CHAT, json=request_body(OPENAI_CHAT))), daemon=True
+    )
+    stuck.start()
+    # While that request waits on the silent provider, other requests are answered at once.
+    for _ in range(3):
+        started = time.monotonic()
+        assert_still_serves(http, url, fake)
+        assert time.monotonic() - started < 1
+    stuck.join(10)
+    assert [r.status_code for r in outcome] == [504]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.testing.fake_provider import FakeProvider, ReceivedRequest
+from proxy.testing.fake_provider import Behaviour, FakeProvider, ReceivedRequest
 
 Gateway = Callable[..., str]
 
@@ -728,3 +728,29 @@ def test_an_unknown_path_under_a_workspace_prefix_is_a_404_naming_it(http: httpx
     response = get(http, url, "/w/backend/v2/nothing")
     assert response.status_code == 404
     assert "/w/backend/v2/nothing" in response.json()["detail"]
+
+
+# --- config changes ------------------------------------------------------------------------------------------
+
+
+def test_a_request_in_flight_finishes_on_the_config_it_started_with(
+    gateway: Gateway, fake: FakeProvider, http: httpx.Client
+) -> None:
+    before = workspaces(default=catch_all("ollama", "old-model", customInstructions="Old rules."))
+    after = workspaces(default=catch_all("anthropic", "new-model", customInstructions="New rules."))
+    url = gateway(before)
+    fake.behaviour = Behaviour(chunks=5, chunk_delay=0.05)
+    with http.stream("POST", url + OPENAI_CHAT, json=chat(OPENAI_CHAT, "hi", stream=True)) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+        # A reconcile applies a new config while the answer is streaming.
+        assert gateway(after) == url
+        rest = [line for line in lines if line]
+    assert rest[-1] == "data: [DONE]"
+    assert response.headers["x-muxgate-model"] == "old-model"
+    fake.behaviour = Behaviour()
+    assert post(http, url, OPENAI_CHAT, chat(OPENAI_CHAT, "hi")).headers["x-muxgate-model"] == "new-model"
+    first, second = fake.requests
+    assert (first.path, first.model, first.json["messages"][0]["content"]) == ("/api/chat", "old-model", "Old rules.")
+    assert (second.path, second.model, second.json["system"]) == ("/v1/messages", "new-model", "New rules.")
+    assert first.chunks_written == 5
