@@ -20,11 +20,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
     DocumentEndEvent,
     DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
     ScalarEvent,
+    SequenceEndEvent,
     SequenceStartEvent,
 )
 from ruamel.yaml.nodes import ScalarNode, SequenceNode
@@ -316,6 +317,9 @@ def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
 class _CoreResolver(BaseResolver):
     """ruamel's C loader class needs a resolver; ruamel's versioned one cost half the parse time."""
 
+    # The pure-Python parser asks which YAML version it reads (1.2 lets a key's ':' follow a quoted key directly).
+    processing_version = (1, 2)
+
     def __init__(self, version: Any = None, loader: Any = None, loadumper: Any = None) -> None:
         super().__init__(loadumper=loadumper or loader)
 
@@ -325,8 +329,8 @@ class _CoreResolver(BaseResolver):
         return _SEQ if kind is SequenceNode else _MAP
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=False)
+def _yaml(*, pure: bool = False) -> YAML:
+    yaml = YAML(typ="safe", pure=pure)
     yaml.Resolver = _CoreResolver
     return yaml
 
@@ -371,46 +375,54 @@ class _Frame:
     key: _Node | None = None
 
 
-def _compose(rel: str, text: str) -> Iterator[_Node | None]:
+def _compose(rel: str, text: str, *, pure: bool) -> Iterator[_Node | None]:
     """The root node of each document of `text` (None for an empty document)."""
+    _constructor, parser = _yaml(pure=pure).get_constructor_parser(io.StringIO(text))
     anchors: dict[str, _Node] = {}
-    stack: list[_Frame] = []
+    stack: list[_Frame] = []  # the open collections, innermost last
     root: _Node | None = None
     count = 0
-    events = _yaml().parse(io.StringIO(text))
     try:
-        for event in events:
+        # Dispatch on the exact event class: this loop runs once per value of every file.
+        for event in iter(parser.get_event, None):
+            kind = type(event)
             node: _Node
-            if isinstance(event, ScalarEvent):
+            if kind is ScalarEvent:
                 tag = event.tag
                 if tag is None:
                     tag = _resolve(event.value, event.implicit)
                 elif tag == "!":  # the non-specific tag: a string
                     tag = _STR
                 node = _Scalar(tag, event.value, event.start_mark, event.end_mark)
-            elif isinstance(event, CollectionStartEvent):
+                if event.anchor is not None:
+                    anchors[event.anchor] = node
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if len(stack) >= MAX_DEPTH:
                     raise _UnreadableError(_too_deep(rel, event.start_mark.line + 1, event.start_mark.column + 1))
-                is_seq = isinstance(event, SequenceStartEvent)
-                tag = event.tag if event.tag not in (None, "!") else (_SEQ if is_seq else _MAP)
-                node = (_Sequence if is_seq else _Mapping)(tag, [], event.start_mark, event.end_mark)
-            elif isinstance(event, CollectionEndEvent):
+                tag = event.tag
+                collection: _Sequence | _Mapping
+                if kind is SequenceStartEvent:
+                    collection = _Sequence(_SEQ if tag in (None, "!") else tag, [], event.start_mark, event.end_mark)
+                else:
+                    collection = _Mapping(_MAP if tag in (None, "!") else tag, [], event.start_mark, event.end_mark)
+                node = collection
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack.pop()
                 frame.node.end_mark = event.end_mark
                 if frame.anchor is not None:
+                    # An anchor names its node once the node is complete: an alias inside it would be a cycle.
                     anchors[frame.anchor] = frame.node
                 continue
-            elif isinstance(event, AliasEvent):
+            elif kind is AliasEvent:
                 found = anchors.get(event.anchor)
                 if found is None:
-                    raise _UnreadableError(
-                        _alias_problem(rel, event, recursive=any(f.anchor == event.anchor for f in stack))
-                    )
+                    recursive = any(frame.anchor == event.anchor for frame in stack)
+                    raise _UnreadableError(_alias_problem(rel, event, recursive=recursive))
                 node = found
-            elif isinstance(event, DocumentStartEvent):
+            elif kind is DocumentStartEvent:
                 anchors, root = {}, None
                 continue
-            elif isinstance(event, DocumentEndEvent):
+            elif kind is DocumentEndEvent:
                 yield root
                 continue
             else:
@@ -418,9 +430,7 @@ def _compose(rel: str, text: str) -> Iterator[_Node | None]:
             count += 1
             if count > MAX_NODES_PER_FILE:
                 raise _UnreadableError(_too_many_nodes(rel, event.start_mark.line + 1, event.start_mark.column + 1))
-            if not stack:
-                root = node
-            else:
+            if stack:
                 parent = stack[-1]
                 if isinstance(parent.node, _Sequence):
                     parent.node.value.append(node)
@@ -429,13 +439,16 @@ def _compose(rel: str, text: str) -> Iterator[_Node | None]:
                 else:
                     parent.node.value.append((parent.key, node))
                     parent.key = None
-            if isinstance(node, _Sequence | _Mapping) and not isinstance(event, AliasEvent):
-                # An anchor names its node once the node is complete: an alias inside it would be a cycle.
-                stack.append(_Frame(node, event.anchor))
-            elif isinstance(event, ScalarEvent) and event.anchor is not None:
-                anchors[event.anchor] = node
+            else:
+                root = node
+            if kind is MappingStartEvent or kind is SequenceStartEvent:
+                stack.append(_Frame(collection, event.anchor))
     finally:
-        events.close()
+        parser.dispose()
+
+
+# Diagnostics after which the rest of a file is unread.
+_STOPPED = frozenset({"yaml-syntax", "control-character"})
 
 
 def parse_file(rel: str, content: bytes, digest: str | None = None) -> SourceFile:
@@ -444,11 +457,23 @@ def parse_file(rel: str, content: bytes, digest: str | None = None) -> SourceFil
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return SourceFile(rel, digest, (), (), (_not_utf8(rel, content, exc.start),))
+    source = _parse_text(rel, digest, text, pure=False)
+    if any(d.code in _STOPPED for d in source.diagnostics):
+        # The C parser follows YAML 1.1 inside [...] and {...}: `{endpoint: http://x:8000}` or `[a:b]` is an error to
+        # it and plain YAML 1.2 to the pure-Python parser. That one is 25 times slower, so it only reads the files the
+        # fast one refused; when it refuses them too, the fast parser's messages are kept (they are the clearer).
+        retried = _parse_text(rel, digest, text, pure=True)
+        if not any(d.code in _STOPPED for d in retried.diagnostics):
+            return retried
+    return source
+
+
+def _parse_text(rel: str, digest: str, text: str, *, pure: bool) -> SourceFile:
     lines = tuple(text.splitlines())
     builder = _Builder(rel)
     documents: list[Document] = []
     try:
-        for index, node in enumerate(_compose(rel, text)):
+        for index, node in enumerate(_compose(rel, text, pure=pure)):
             if node is None:
                 continue
             doc = builder.document(index, node)
@@ -460,7 +485,7 @@ def parse_file(rel: str, content: bytes, digest: str | None = None) -> SourceFil
         builder.diagnostics.append(_syntax_diagnostic(rel, lines, exc))
     except ReaderError as exc:
         builder.diagnostics.append(_reader_diagnostic(rel, text, exc))
-    except YAMLError as exc:  # pragma: no cover - the C parser marks every error seen so far
+    except YAMLError as exc:  # pragma: no cover - both parsers mark every error seen so far
         builder.diagnostics.append(
             Diagnostic(
                 Severity.ERROR,
