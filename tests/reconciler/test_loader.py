@@ -195,6 +195,19 @@ def test_yaml_1_2_core_scalars(text: str, value: object) -> None:
     assert only_document(f"v: {text}\n").data == {"v": value}
 
 
+def test_colons_inside_flow_collections_follow_yaml_1_2() -> None:
+    # YAML 1.1 parsers refuse a ':' inside a plain scalar in [...] or {...}; YAML 1.2 reads a URL there.
+    doc = only_document(
+        "spec: {type: vllm, endpoint: http://vllm.internal:8000/v1}\nmodels: [{name: qwen2.5-coder:7b}, a:b]\n"
+    )
+
+    assert doc.data == {
+        "spec": {"type": "vllm", "endpoint": "http://vllm.internal:8000/v1"},
+        "models": [{"name": "qwen2.5-coder:7b"}, "a:b"],
+    }
+    assert doc.positions[("spec", "endpoint")].value == Span(1, 30, 1, 58)
+
+
 def test_nan_is_a_float() -> None:
     assert math.isnan(only_document("v: .nan\n").data["v"])
 
