@@ -182,7 +182,8 @@ class _Checker:
         kind = data["kind"]
         model = KINDS[kind]
         try:
-            resource = model.model_validate(data)
+            # YAML speaks camelCase only: the models also accept snake_case names, for Python callers.
+            resource = model.model_validate(data, by_alias=True, by_name=False)
         except ValidationError as exc:
             self._pydantic_errors(doc, model, exc.errors(include_url=False), quiet)
             metadata = data.get("metadata")
@@ -614,10 +615,14 @@ def _walk(model: type[BaseModel], data: Any, loc: Sequence[str | int]) -> tuple[
     path: list[str | int] = []
     node = data
     candidates: list[Any] = [model]
+    # pydantic names the chosen member of a tagged union once, right after the union's field; a key written in the
+    # YAML may spell the same word ("api_key" under auth), so only that one place is read as a tag.
+    tag_next = False
     for i, part in enumerate(loc):
         if isinstance(part, int):
             path.append(part)
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            tag_next = False
             continue
         field_types = [
             t
@@ -627,12 +632,14 @@ def _walk(model: type[BaseModel], data: Any, loc: Sequence[str | int]) -> tuple[
             if (info.alias or name) == part
             for t in _unwrap(info.annotation)
         ]
-        tagged = [c for c in candidates if part in _literal_values(c, "type")]
-        if not field_types and tagged:
+        tagged = [c for c in candidates if part in _literal_values(c, "type")] if tag_next else []
+        tag_next = False
+        if tagged:
             candidates = tagged
             continue
         if field_types:
             candidates = field_types
+            tag_next = len(field_types) > 1
         elif not (isinstance(node, dict) and part in node) and i < len(loc) - 1:
             continue  # a validator's name, not a place in the YAML
         path.append(part)
