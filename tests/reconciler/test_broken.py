@@ -230,6 +230,16 @@ CASES = [
         },
         Expect("p.yaml", 12, 15, ERROR, "unknown-field", 'Did you mean "inputPerMTok"?'),
     ),
+    case(
+        "field-in-snake-case",
+        ws("customInstructions:", "custom_instructions:"),
+        Expect("ws.yaml", 6, 3, ERROR, "unknown-field", 'Did you mean "customInstructions"?'),
+    ),
+    case(
+        "field-named-like-the-auth-type",
+        provider("  type: openai\n  auth:\n    type: api_key\n    api_key: {fromEnv: OPENAI_API_KEY}\n"),
+        Expect("p.yaml", 8, 5, ERROR, "unknown-field", '"api_key" is not a field of spec.auth. Did you mean "apiKey"?'),
+    ),
     # --- wrong types -------------------------------------------------------------------------------------------
     case(
         "string-for-a-list",
