@@ -1,8 +1,9 @@
 """Load: a config directory (or a git tree) → YAML documents as plain data, with a position for every node.
 
-First stage of the flow. Files are composed with ruamel.yaml's C parser (`typ="safe"`, nodes carry marks), then
-turned into plain Python data by hand so that duplicate keys, unknown tags and alias bombs become diagnostics rather
-than exceptions. Parsed files are cached by content, so a reconcile after a one-file change parses one file.
+First stage of the flow. ruamel.yaml's C parser turns each file into events; nodes are composed from them here, with
+bounded nesting, and turned into plain Python data by hand, so that duplicate keys, unknown tags, alias bombs and
+pathological nesting become diagnostics rather than exceptions (or a crashed interpreter). Parsed files are cached by
+content, so a reconcile after a one-file change parses one file.
 """
 
 from __future__ import annotations
