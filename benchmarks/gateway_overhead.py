@@ -25,8 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import LoadResult, run_load  # noqa: E402
-from reconcile_scale import machine  # noqa: E402
+from loadgen import LoadResult, run_load
+from reconcile_scale import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -114,9 +114,7 @@ def compile_provider(provider: Provider, environ: Mapping[str, str]) -> Provider
     spec = provider.spec
     key, key_error = read_secret(provider, environ)
     if key_error:
-        log.warning(
-            "provider %s: %s; requests routed to it will fail with 502", provider.metadata.name, key_error
-        )
+        log.warning("provider %s: %s; requests routed to it will fail with 502", provider.metadata.name, key_error)
     auth = (
         "api_key"
         if isinstance(spec.auth, ApiKeyAuth)

@@ -136,8 +136,12 @@ Auth = Annotated[NoAuth | PassthroughAuth | ApiKeyAuth, Field(discriminator="typ
 
 
 class Price(_Model):
-    input_per_m_tok: float = Field(ge=0, strict=True, description="USD per million input (prompt) tokens.")
-    output_per_m_tok: float = Field(ge=0, strict=True, description="USD per million output (completion) tokens.")
+    input_per_m_tok: float = Field(
+        ge=0, strict=True, allow_inf_nan=False, description="USD per million input (prompt) tokens."
+    )
+    output_per_m_tok: float = Field(
+        ge=0, strict=True, allow_inf_nan=False, description="USD per million output (completion) tokens."
+    )
 
 
 class ModelSpec(_Model):
@@ -147,12 +151,17 @@ class ModelSpec(_Model):
 
 class Timeouts(_Model):
     connect: float = Field(
-        default=5.0, gt=0, strict=True, description="Seconds to wait for a connection to the provider."
+        default=5.0,
+        gt=0,
+        strict=True,
+        allow_inf_nan=False,
+        description="Seconds to wait for a connection to the provider.",
     )
     read: float = Field(
         default=600.0,
         gt=0,
         strict=True,
+        allow_inf_nan=False,
         description="Seconds to wait for the next bytes of an answer from the provider.",
     )
 

@@ -176,9 +176,7 @@ def _global_action(
 ) -> ResourceAction:
     if after is None:
         assert before is not None
-        return ResourceAction(
-            kind, name, ActionType.DELETE, reason=f"because it is no longer declared in {source}"
-        )
+        return ResourceAction(kind, name, ActionType.DELETE, reason=f"because it is no longer declared in {source}")
     if before is None:
         return _create(kind, name, after)
     return _update(kind, name, ActionType.UPDATE, before, after)
@@ -275,9 +273,7 @@ def _update(
 
 def _top_level_fields(essence: Mapping[str, Any]) -> list[tuple[YamlPath, Any]]:
     """The fields a person reads as "the resource": each spec key, then the labels (the name is identity)."""
-    fields: list[tuple[YamlPath, Any]] = [
-        (("spec", key), value) for key, value in essence.get("spec", {}).items()
-    ]
+    fields: list[tuple[YamlPath, Any]] = [(("spec", key), value) for key, value in essence.get("spec", {}).items()]
     labels = essence.get("metadata", {}).get("labels")
     if labels is not None:
         fields.append((("metadata", "labels"), labels))

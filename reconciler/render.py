@@ -98,8 +98,7 @@ def _diagnostic_block(d: Diagnostic, sources: Mapping[str, Sequence[str]], style
     is_error = d.severity is Severity.ERROR
     label = "Error" if is_error else "Warning"
     lines = [
-        style.paint(f"{label}:", _BOLD, _RED if is_error else _YELLOW)
-        + style.paint(f" {_clean(d.summary)}", _BOLD)
+        style.paint(f"{label}:", _BOLD, _RED if is_error else _YELLOW) + style.paint(f" {_clean(d.summary)}", _BOLD)
     ]
     where = _where(d)
     if where:
@@ -124,9 +123,7 @@ def _where(d: Diagnostic) -> str:
     return ", ".join(parts)
 
 
-def _snippet(
-    d: Diagnostic, sources: Mapping[str, Sequence[str]], style: _Style, caret_color: str
-) -> list[str]:
+def _snippet(d: Diagnostic, sources: Mapping[str, Sequence[str]], style: _Style, caret_color: str) -> list[str]:
     """The line before and the line itself, numbered, with the span underlined."""
     if d.file is None or d.line is None or d.file not in sources:
         return []
@@ -167,9 +164,7 @@ def _clean(text: str) -> str:
 def _plan_block(plan: Plan, style: _Style) -> str:
     pending = plan.pending
     if not pending:
-        return (
-            style.paint("No changes.", _BOLD) + f" Your configuration matches {_clean(plan.current_label)}."
-        )
+        return style.paint("No changes.", _BOLD) + f" Your configuration matches {_clean(plan.current_label)}."
     lines = [style.paint("Muxgate will perform the following actions:", _BOLD), ""]
     for action in pending:
         lines.extend(_action_lines(action, style))
@@ -270,9 +265,7 @@ def _string_pair(old: str, new: str) -> tuple[str, str]:
     short_old, short_new = _short_string(old), _short_string(new)
     if short_old != short_new:
         return short_old, short_new
-    same = next(
-        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
-    )
+    same = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
     start = max(0, same - STRING_LIMIT // 4)
     return _window(old, start), _window(new, start)
 
@@ -414,8 +407,7 @@ def github_step_summary(plan: Plan | None, diagnostics: Sequence[Diagnostic]) ->
     lines = ["## Muxgate plan", ""]
     if errors:
         lines.append(
-            f"**Invalid configuration:** {_count(errors, 'error')}, {_count(warnings, 'warning')}. "
-            "Nothing was planned."
+            f"**Invalid configuration:** {_count(errors, 'error')}, {_count(warnings, 'warning')}. Nothing was planned."
         )
     elif plan is None:
         lines.append("**No plan was made.**")

@@ -97,9 +97,7 @@ def test_paths_are_computed_from_the_models() -> None:
 
 def test_field_tables_sit_in_known_sections() -> None:
     unknown = set(documented_fields()) - set(expected_fields())
-    assert not unknown, (
-        f"docs/config.md has field tables under sections that are not a kind: {sorted(unknown)}"
-    )
+    assert not unknown, f"docs/config.md has field tables under sections that are not a kind: {sorted(unknown)}"
 
 
 @pytest.mark.parametrize("section", [COMMON, *sorted(KINDS)])

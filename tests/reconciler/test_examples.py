@@ -31,9 +31,7 @@ def _of_kind(resources: list[Resource], kind: type[R]) -> dict[str, R]:
 
 
 def test_examples_load_without_diagnostics(loaded: LoadResult) -> None:
-    assert not loaded.diagnostics, "\n".join(
-        f"{d.location}: {d.summary}: {d.message}" for d in loaded.diagnostics
-    )
+    assert not loaded.diagnostics, "\n".join(f"{d.location}: {d.summary}: {d.message}" for d in loaded.diagnostics)
     assert len(loaded.files) >= 8
 
 

@@ -76,14 +76,10 @@ def persona(name: str, description: str = "Reviews code") -> Persona:
 
 
 def state(*resources: Resource, folder: str = "config") -> DesiredState:
-    return DesiredState.build(
-        [(r, Origin(f"{folder}/{r.metadata.name}.yaml", 1 + i)) for i, r in enumerate(resources)]
-    )
+    return DesiredState.build([(r, Origin(f"{folder}/{r.metadata.name}.yaml", 1 + i)) for i, r in enumerate(resources)])
 
 
-def action_of(
-    desired: DesiredState, current: DesiredState | None, name: str, *, prune: bool = False
-) -> ActionType:
+def action_of(desired: DesiredState, current: DesiredState | None, name: str, *, prune: bool = False) -> ActionType:
     found = diff(desired, current, prune=prune).get("Workspace", name)
     assert found is not None
     return found.action
@@ -117,9 +113,7 @@ def test_create_lists_each_top_level_field_as_added() -> None:
 
 
 def test_same_state_plans_nothing() -> None:
-    desired = state(
-        provider(models=["gpt-4o"]), persona("reviewer"), workspace("backend", rules=[rule("gpt-4o")])
-    )
+    desired = state(provider(models=["gpt-4o"]), persona("reviewer"), workspace("backend", rules=[rule("gpt-4o")]))
     plan = diff(desired, desired)
     assert not plan.has_changes
     assert {a.action for a in plan.actions} == {ActionType.NO_OP}

@@ -56,9 +56,7 @@ def check_golden(name: str, actual: str) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(actual.encode())
     expected = path.read_bytes().decode()
-    assert actual == expected, (
-        f"{name} differs; if the change is intended, regenerate with MUXGATE_UPDATE_GOLDEN=1"
-    )
+    assert actual == expected, f"{name} differs; if the change is intended, regenerate with MUXGATE_UPDATE_GOLDEN=1"
 
 
 # --- builders -----------------------------------------------------------------------------------------------
@@ -128,9 +126,7 @@ def mixed_plan() -> Plan:
     current = state(
         openai(),
         persona("old-reviewer", "Reviews code"),
-        workspace(
-            "backend", rules=BACKEND_RULES, instructions="Prefer the standard library.", labels={"team": "a"}
-        ),
+        workspace("backend", rules=BACKEND_RULES, instructions="Prefer the standard library.", labels={"team": "a"}),
         workspace("legacy", instructions="Keep it short."),
         workspace("docs", archived=True, instructions="Write in plain English."),
         workspace("gone", archived=True),
@@ -330,10 +326,7 @@ def test_control_characters_in_config_text_are_not_printed() -> None:
 
 def test_updates_show_unchanged_field_count() -> None:
     text = render_text(mixed_plan(), [], {}, color=False)
-    assert (
-        '      ~ muxRules[0].model = "gpt-4o" -> "gpt-4o-mini"\n        # (3 unchanged fields hidden)\n'
-        in text
-    )
+    assert '      ~ muxRules[0].model = "gpt-4o" -> "gpt-4o-mini"\n        # (3 unchanged fields hidden)\n' in text
 
 
 def test_long_strings_are_cut_and_differences_stay_visible() -> None:
@@ -411,9 +404,7 @@ def test_json_plan_is_null_when_invalid_even_if_given() -> None:
 
 
 def test_json_leaves_out_absent_sides_and_keeps_null() -> None:
-    added = diff(
-        state(workspace("w", rules=[rule("a"), rule("b")])), state(workspace("w", rules=[rule("a")]))
-    )
+    added = diff(state(workspace("w", rules=[rule("a"), rule("b")])), state(workspace("w", rules=[rule("a")])))
     document = json.loads(render_json(added, []))
     resource = next(r for r in document["plan"]["resources"] if r["name"] == "w")
     assert resource["actions"] == ["update"]

@@ -44,12 +44,8 @@ def _documents_with_modelines() -> list[tuple[Document, str | None]]:
     pairs: list[tuple[Document, str | None]] = []
     for source in result.files:
         chunks = DOC_SEPARATOR_RE.split((EXAMPLES / source.path).read_text(encoding="utf-8"))
-        with_content = [
-            c for c in chunks if any(ln.strip() and not ln.startswith("#") for ln in c.splitlines())
-        ]
-        assert len(with_content) == len(source.documents), (
-            f"{source.path}: cannot pair documents and modelines"
-        )
+        with_content = [c for c in chunks if any(ln.strip() and not ln.startswith("#") for ln in c.splitlines())]
+        assert len(with_content) == len(source.documents), f"{source.path}: cannot pair documents and modelines"
         pairs.extend(zip(source.documents, map(_header_modeline, with_content), strict=True))
     return pairs
 
@@ -141,9 +137,7 @@ def test_any_kind_schema_tells_kinds_apart() -> None:
 @pytest.mark.parametrize(
     ("document", "modeline"), EXAMPLE_DOCUMENTS, ids=[f"{d.file}#{d.index}" for d, _ in EXAMPLE_DOCUMENTS]
 )
-def test_example_document_validates_against_its_modeline_schema(
-    document: Document, modeline: str | None
-) -> None:
+def test_example_document_validates_against_its_modeline_schema(document: Document, modeline: str | None) -> None:
     assert modeline, f"{document.file} document {document.index + 1} has no yaml-language-server modeline"
     target = ((EXAMPLES / document.file).parent / modeline).resolve()
     assert target.parent == SCHEMA_DIR, f"{document.file}: the modeline points outside schemas/: {modeline}"

@@ -12,7 +12,11 @@ import httpx
 import ollama
 import openai
 import pytest
-from translate_samples import (
+
+from proxy.translate import StreamTranslator
+from reconciler.models import ApiFormat
+
+from .translate_samples import (
     ANTHROPIC_TOOL_STREAM,
     OLLAMA_GENERATE_STREAM,
     OLLAMA_TEXT_STREAM,
@@ -21,9 +25,6 @@ from translate_samples import (
     OPENAI_TOOL_STREAM,
     TEXT,
 )
-
-from proxy.translate import StreamTranslator
-from reconciler.models import ApiFormat
 
 OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
 

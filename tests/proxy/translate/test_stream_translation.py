@@ -9,7 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from translate_samples import (
+
+from proxy.translate import StreamTranslator, Usage, stamps
+from reconciler.models import ApiFormat
+
+from .translate_samples import (
     ANTHROPIC_TEXT_STREAM,
     ANTHROPIC_TOOL_STREAM,
     COMPLETION_TEXT,
@@ -28,9 +32,6 @@ from translate_samples import (
     read_openai,
     sse,
 )
-
-from proxy.translate import StreamTranslator, Usage, stamps
-from reconciler.models import ApiFormat
 
 OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
 FORMATS = list(ApiFormat)
