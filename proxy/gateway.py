@@ -163,8 +163,7 @@ def _parse(raw: bytes, api: ClientApi) -> dict[str, Any]:
 
 def upstream_headers(provider: ProviderRuntime, scope: Scope) -> dict[str, str]:
     """Headers for the provider, built from scratch: nothing hop-by-hop or client-specific is forwarded."""
-    headers = {k.decode(): v.decode() for k, v in scope["headers"] if k not in (b"host", b"content-length")}
-    headers.update({"content-type": "application/json", "accept": "application/json, text/event-stream"})
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
     if provider.auth == "api_key":
         key = provider.api_key
     elif provider.auth == "passthrough":
