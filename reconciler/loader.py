@@ -176,49 +176,71 @@ def read_dir(root: Path) -> tuple[list[tuple[str, bytes]], list[Diagnostic]]:
         ]
     real_root = root.resolve()
     files: list[tuple[str, bytes]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        kept: list[str] = []
-        for name in sorted(dirnames):
-            folder = Path(dirpath) / name
+    # os.scandir with plain strings: a reconcile re-reads the whole tree, and pathlib's objects cost more than the
+    # reading itself on a tree of thousands of small files.
+    pending: list[tuple[str, str]] = [(str(root), "")]
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            diagnostics.append(_unreadable(prefix.rstrip("/") or ".", exc))
+            continue
+        subfolders: list[tuple[str, str]] = []
+        for entry in entries:
+            name = entry.name
             if name.startswith("."):
                 continue
-            if folder.is_symlink():
+            rel = prefix + name
+            is_link = entry.is_symlink()
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append((entry.path, rel + "/"))
+                continue
+            if is_link and _is_dir(entry):
                 # A linked folder inside DIR is read where it really is; walking it again would declare everything
                 # in it twice (and a link to a parent would never end).
-                outside = _outside_target(folder, real_root)
+                outside = _outside_target(Path(entry.path), real_root)
                 if outside is not None:
-                    diagnostics.append(_symlink_outside(folder.relative_to(root).as_posix(), outside, "folder"))
+                    diagnostics.append(_symlink_outside(rel, outside, "folder"))
                 continue
-            kept.append(name)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+            if not name.endswith(YAML_SUFFIXES):
                 continue
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                outside = _outside_target(path, real_root)
+            if is_link:
+                outside = _outside_target(Path(entry.path), real_root)
                 if outside is not None:
                     diagnostics.append(_symlink_outside(rel, outside, "file"))
                     continue
             try:
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    diagnostics.append(_too_large(rel, size))
-                    continue
-                files.append((rel, path.read_bytes()))
+                with open(entry.path, "rb") as fh:
+                    content = fh.read(MAX_FILE_BYTES + 1)
+                    if len(content) > MAX_FILE_BYTES:
+                        diagnostics.append(_too_large(rel, os.fstat(fh.fileno()).st_size))
+                        continue
+                files.append((rel, content))
             except OSError as exc:
-                diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
-                        "file cannot be read",
-                        file=rel,
-                        message=f"{rel} cannot be read: {exc.strerror or exc}.",
-                        hint="Check the file's permissions, or where the link points if it is a symbolic link.",
-                        code="unreadable",
-                    )
-                )
+                diagnostics.append(_unreadable(rel, exc))
+        pending.extend(reversed(subfolders))
+    files.sort(key=lambda item: item[0].split("/"))
     return files, diagnostics
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a loop of links: reading it fails below and says so
+        return False
+
+
+def _unreadable(rel: str, exc: OSError) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR,
+        "file cannot be read",
+        file=rel,
+        message=f"{rel} cannot be read: {exc.strerror or exc}.",
+        hint="Check the file's permissions, or where the link points if it is a symbolic link.",
+        code="unreadable",
+    )
 
 
 def _outside_target(link: Path, real_root: Path) -> Path | None:

@@ -157,6 +157,9 @@ def diff(
         existing: Mapping[str, Any] = current_essence[kind]
         for name in sorted(wanted.keys() | existing.keys()):
             before, after = existing.get(name), wanted.get(name)
+            if current is not None and desired.digests.get((kind, name), "") == current.digests.get((kind, name)):
+                actions.append(ResourceAction(kind, name, ActionType.NO_OP))
+                continue
             if kind == "Workspace":
                 actions.append(_workspace_action(name, before, after, prune=prune, source=source_label))
             else:

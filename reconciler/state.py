@@ -50,6 +50,11 @@ class DesiredState:
     workspaces: Mapping[str, Workspace]
     origins: Mapping[tuple[str, str], Origin] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     hash: str = ""
+    # Canonical JSON of each resource's essence, by (kind, name): equal strings mean nothing to plan.
+    digests: Mapping[tuple[str, str], str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+    _essence: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, resources: Iterable[tuple[Resource, Origin | None]]) -> DesiredState:
@@ -76,7 +81,11 @@ class DesiredState:
             workspaces=_frozen(workspaces.items()),
             origins=MappingProxyType(origins),
         )
-        object.__setattr__(state, "hash", content_hash(state.essence()))
+        essence = state._compute_essence()
+        digests = {(kind, name): _canonical(value) for kind, items in essence.items() for name, value in items.items()}
+        object.__setattr__(state, "_essence", essence)
+        object.__setattr__(state, "digests", MappingProxyType(digests))
+        object.__setattr__(state, "hash", _hash_of_digests(digests))
         return state
 
     @classmethod
@@ -89,7 +98,13 @@ class DesiredState:
         yield from self.workspaces.values()
 
     def essence(self) -> dict[str, Any]:
-        """What the state means, as canonical JSON-able data: the input of the hash and of the diff."""
+        """What the state means, as canonical JSON-able data: the input of the hash and of the diff.
+
+        Computed once when the state is built; treat it as read-only.
+        """
+        return self._essence or self._compute_essence()
+
+    def _compute_essence(self) -> dict[str, Any]:
         return {
             "Provider": {name: provider_essence(p) for name, p in self.providers.items()},
             "Persona": {name: _dump(p) for name, p in self.personas.items()},
@@ -155,6 +170,18 @@ def workspace_essence(workspace: Workspace) -> dict[str, Any]:
     return data
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_hash(essence: Mapping[str, Any]) -> str:
-    canonical = json.dumps(essence, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(essence).encode()).hexdigest()
+
+
+def _hash_of_digests(digests: Mapping[tuple[str, str], str]) -> str:
+    """`content_hash(essence)`, assembled from the per-resource canonical strings instead of encoding it again."""
+    kinds: dict[str, list[str]] = {kind: [] for kind in sorted(KIND_ORDER)}
+    for (kind, name), text in sorted(digests.items()):
+        kinds[kind].append(f"{json.dumps(name, ensure_ascii=False)}:{text}")
+    body = ",".join(f"{json.dumps(kind)}:{{{','.join(items)}}}" for kind, items in kinds.items())
+    return hashlib.sha256(("{" + body + "}").encode()).hexdigest()
