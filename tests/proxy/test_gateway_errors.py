@@ -4,6 +4,7 @@ and the gateway keeps serving after each one."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import threading
@@ -482,3 +483,157 @@ def test_a_provider_that_never_answers_does_not_hold_up_other_requests(
         assert time.monotonic() - started < 1
     stuck.join(10)
     assert [r.status_code for r in outcome] == [504]
+
+
+# --- streams that end cleanly but without their end ----------------------------------------------------------
+
+
+class _Canned(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the server's canned body, framed by Content-Length: a clean end of the body."""
+
+    server: _CannedServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        content_type, body = self.server.answer
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _CannedServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    answer: tuple[str, bytes] = ("text/plain", b"")
+
+
+@pytest.fixture(scope="module")
+def canned() -> Iterator[_CannedServer]:
+    """A provider that answers every request with `canned.answer` (content type, body); tests set the answer."""
+    server = _CannedServer(("127.0.0.1", 0), _Canned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()  # serve_forever notices within its poll interval (half a second), once per module
+    server.server_close()
+    thread.join(5)
+
+
+def sse_body(*events: tuple[str | None, Any]) -> bytes:
+    out = b""
+    for name, data in events:
+        out += (f"event: {name}\n" if name else "").encode()
+        out += b"data: " + (data if isinstance(data, bytes) else json.dumps(data).encode()) + b"\n\n"
+    return out
+
+
+def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+ANTHROPIC_START = [
+    (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "m1",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 3, "output_tokens": 1},
+            },
+        },
+    ),
+    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "partial"}},
+    ),
+]
+ANTHROPIC_END = [
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+    ("message_stop", {"type": "message_stop"}),
+]
+OLLAMA_PARTIAL = json.dumps({"model": "m", "message": {"role": "assistant", "content": "partial"}, "done": False})
+OLLAMA_DONE = json.dumps(
+    {
+        "model": "m",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "stop",
+        "prompt_eval_count": 3,
+        "eval_count": 2,
+    }
+)
+# Provider type → (content type, a stream that stops after "partial", the same stream whole but for the blank line
+# after its last event, or the line break after its last NDJSON line).
+CANNED_STREAMS = {
+    "openai": (
+        "text/event-stream",
+        sse_body(
+            (None, openai_chunk({"role": "assistant", "content": ""})), (None, openai_chunk({"content": "partial"}))
+        ),
+        sse_body((None, openai_chunk({"role": "assistant", "content": "partial"})), (None, openai_chunk({}, "stop")))
+        + b"data: [DONE]\n",
+    ),
+    "anthropic": (
+        "text/event-stream",
+        sse_body(*ANTHROPIC_START),
+        sse_body(*ANTHROPIC_START, *ANTHROPIC_END)[:-1],
+    ),
+    "ollama": ("application/x-ndjson", f"{OLLAMA_PARTIAL}\n".encode(), f"{OLLAMA_PARTIAL}\n{OLLAMA_DONE}".encode()),
+}
+
+
+def canned_provider(kind: str, server: _CannedServer) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    return {"canned": {"type": kind, "endpoint": base if kind == "ollama" else f"{base}/v1"}}
+
+
+@pytest.mark.parametrize(("provider", "route"), STREAM_PAIRS)
+def test_a_stream_that_ends_without_its_end_event_ends_with_an_error_event(
+    gateway: Gateway, fake: FakeProvider, http: httpx.Client, canned: _CannedServer, provider: str, route: str
+) -> None:
+    url = gateway(routed_to("canned", canned_provider(provider, canned)))
+    content_type, partial, _ = CANNED_STREAMS[provider]
+    canned.answer = (content_type, partial)
+    response = http.post(url + route, json=request_body(route, stream=True))
+    assert response.status_code == 200
+    events = stream_events(route, response.text)
+    assert stream_error(route, events) == "The provider closed the stream before the answer was complete."
+    assert streamed_text(route, events) == "partial"
+    assert_still_serves(http, url, fake)
+
+
+@pytest.mark.parametrize(("provider", "route"), STREAM_PAIRS)
+def test_a_whole_stream_whose_last_event_lacks_its_blank_line_is_delivered_whole(
+    gateway: Gateway, http: httpx.Client, canned: _CannedServer, provider: str, route: str
+) -> None:
+    url = gateway(routed_to("canned", canned_provider(provider, canned)))
+    content_type, _, whole = CANNED_STREAMS[provider]
+    canned.answer = (content_type, whole)
+    response = http.post(url + route, json=request_body(route, stream=True))
+    assert response.status_code == 200
+    events = stream_events(route, response.text)
+    assert not any("error" in e for e in events)
+    assert streamed_text(route, events) == "partial"
+    if route == OLLAMA_CHAT:
+        assert events[-1]["done"] is True
+    elif route == ANTHROPIC:
+        assert events[-1]["type"] == "message_stop"
+    else:
+        assert events[-1] == {"done": "[DONE]"}
