@@ -6,10 +6,10 @@ Precedence: command-line flags, then environment variables, then the defaults be
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -30,3 +30,21 @@ class Settings(BaseSettings):
     default_workspace: str = Field(
         default="default", description="Workspace for requests that name none (until one is activated)."
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Token the admin API requires (Bearer); generated into DATA_DIR/admin-token when unset.",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Host names served besides loopback ones (comma-separated; * turns the Host check off).",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Browser origins allowed by CORS (comma-separated); none by default."
+    )
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
