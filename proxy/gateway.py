@@ -271,7 +271,11 @@ class _Call:
             parsed = None
         status = response.status_code
         body = translate_error(parsed, self.rule.provider.api_format, self.fmt, status)
-        await send_json(self.send, status, body, self.route_headers)
+        headers = self.route_headers
+        retry_after = response.headers.get("retry-after")
+        if retry_after is not None:  # a rate-limited client needs to know when to come back
+            headers = [*headers, (b"retry-after", retry_after.encode("latin-1", "replace"))]
+        await send_json(self.send, status, body, headers)
 
     async def relay_json(self, response: httpx.Response) -> None:
         raw = await response.aread()

@@ -71,6 +71,7 @@ from proxy.testing._wire import Frame, Route
 
 DEFAULT_MODELS: Final = ("fake-model", "fake-model-large")
 SCENARIO_HEADER: Final = "x-fake-scenario"
+RETRY_AFTER_SECONDS: Final = 7
 _JSON_HEADERS: Final = [("content-type", "application/json")]
 
 
@@ -382,6 +383,11 @@ class FakeProvider:
     def _send_error(
         self, writer: ResponseWriter, received: ReceivedRequest, family: str, status: int, message: str
     ) -> None:
+        if status == 429:  # like the real providers, a rate limit says when to retry
+            received.status = status
+            headers = [*_JSON_HEADERS, ("retry-after", str(RETRY_AFTER_SECONDS))]
+            writer.respond(status, headers, _wire.dumps(_wire.error_body(family, status, message)))
+            return
         self._send_json(writer, received, status, _wire.error_body(family, status, message))
 
     def _send_json(self, writer: ResponseWriter, received: ReceivedRequest, status: int, payload: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.testing.fake_provider import Behaviour, FakeProvider, Garbage
+from proxy.testing.fake_provider import RETRY_AFTER_SECONDS, Behaviour, FakeProvider, Garbage
 
 Gateway = Callable[..., str]
 
@@ -300,6 +300,17 @@ def test_a_provider_error_status_is_passed_on_in_the_clients_format(
     assert message == "The provider says no."
     assert error_type == kind
     assert_still_serves(http, url, fake)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_rate_limited_client_is_told_when_to_retry(
+    gateway: Gateway, fake: FakeProvider, http: httpx.Client, provider: str
+) -> None:
+    url = gateway(routed_to(provider))
+    fake.behaviour = Behaviour(status=429, error_message="Slow down.")
+    response = http.post(url + ANTHROPIC, json=request_body(ANTHROPIC))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
 
 
 def test_a_provider_that_rejects_its_key_is_a_401_for_the_client(
