@@ -16,10 +16,13 @@ from litestar import Litestar, Request, Response, get
 from litestar.handlers import asgi
 from litestar.types import HTTPScope, Receive, Scope, Send
 
+from proxy.admin import admin_router
 from proxy.asgi import send_json
 from proxy.gateway import CLIENT_FORMAT, ClientError, Gateway
 from proxy.registry import Registry
 from proxy.request_info import ClientApi
+from proxy.security import cors_config, protect
+from proxy.session import SessionStore
 from proxy.settings import Settings
 from proxy.translate import error_body
 from proxy.upstream import make_client
@@ -157,7 +160,11 @@ async def health() -> dict[str, str]:
 
 def create_app(settings: Settings, registry: Registry, *, debug: bool = False) -> Litestar:
     """The gateway serving `registry`; swap `app.state.gateway.registry` to apply a new config."""
-    gateway = Gateway(registry=registry, client=None, settings=settings, active_workspace=settings.default_workspace)
+    # The workspace activated through the admin API survives a restart (DATA_DIR/session.json).
+    session = SessionStore.open(settings.data_dir, registry, fallback=settings.default_workspace)
+    gateway = Gateway(
+        registry=registry, client=None, settings=settings, active_workspace=session.current.active_workspace
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -171,7 +178,8 @@ def create_app(settings: Settings, registry: Registry, *, debug: bool = False) -
 
     handlers: list[Callable[..., Coroutine[Any, Any, Any]]] = [_proxy_handler(p, api) for p, api in _ROUTES.items()]
     app = Litestar(
-        route_handlers=[*handlers, _prefixed, list_models, ollama_tags, health],
+        route_handlers=[*handlers, _prefixed, list_models, ollama_tags, health, admin_router()],
+        cors_config=cors_config(settings),
         lifespan=[lifespan],
         # Litestar's default logging config sets the root logger to INFO, which makes httpx log every upstream
         # call; the gateway configures logging itself (proxy.cli).
@@ -180,4 +188,6 @@ def create_app(settings: Settings, registry: Registry, *, debug: bool = False) -
         openapi_config=None,
     )
     app.state.gateway = gateway
+    app.state.session = session
+    protect(app, settings)  # admin token, and the Host check in front of every route
     return app
