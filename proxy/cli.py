@@ -58,6 +58,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from proxy.app import create_app
     from proxy.registry import build_registry
+    from proxy.security import exposure_warning
+    from proxy.session import DataDirError, prepare_data_dir
     from proxy.settings import Settings
 
     flags: dict[str, Any] = {
@@ -90,7 +92,12 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     state = checked.state
     registry = build_registry(state, revision=revision(settings.config_dir))
-    app = create_app(settings, registry)
+    try:
+        prepare_data_dir(settings.data_dir)
+        app = create_app(settings, registry)
+    except DataDirError as exc:
+        print(f"muxgate: {exc}", file=sys.stderr)
+        return 1
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -104,6 +111,8 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     log.info("state %s loaded from %s", state.short_hash, Path(settings.config_dir).resolve())
+    if (warning := exposure_warning(settings.host)) is not None:
+        log.warning(warning)
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
