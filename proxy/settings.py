@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     default_workspace: str = Field(
         default="default", description="Workspace for requests that name none (until one is activated)."
     )
+    watch: bool = Field(default=True, description="Watch DIR while serving and apply its changes (pull mode).")
+    debounce_ms: int = Field(
+        default=300, ge=0, le=60_000, description="Longest time a burst of file changes is grouped into one reconcile."
+    )
+    prune_archived: bool = Field(
+        default=False, description="Remove workspaces no longer declared instead of keeping them archived."
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Token the admin API requires (Bearer); generated into DATA_DIR/admin-token when unset.",
