@@ -19,6 +19,7 @@ from litestar.types import HTTPScope, Receive, Scope, Send
 from proxy.admin import admin_router
 from proxy.asgi import send_json
 from proxy.gateway import CLIENT_FORMAT, ClientError, Gateway
+from proxy.live import LiveReconciler, reconcile_status
 from proxy.registry import Registry
 from proxy.request_info import ClientApi
 from proxy.security import cors_config, protect
@@ -158,8 +159,11 @@ async def health() -> dict[str, str]:
     return {"status": "healthy"}
 
 
-def create_app(settings: Settings, registry: Registry, *, debug: bool = False) -> Litestar:
-    """The gateway serving `registry`; swap `app.state.gateway.registry` to apply a new config."""
+def create_app(
+    settings: Settings, registry: Registry, *, debug: bool = False, live: LiveReconciler | None = None
+) -> Litestar:
+    """The gateway serving `registry`; swap `app.state.gateway.registry` to apply a new config. With `live`, the
+    app's lifespan runs its watcher, which swaps the registry when the config directory changes."""
     # The workspace activated through the admin API survives a restart (DATA_DIR/session.json).
     session = SessionStore.open(settings.data_dir, registry, fallback=settings.default_workspace)
     gateway = Gateway(
@@ -178,9 +182,9 @@ def create_app(settings: Settings, registry: Registry, *, debug: bool = False) -
 
     handlers: list[Callable[..., Coroutine[Any, Any, Any]]] = [_proxy_handler(p, api) for p, api in _ROUTES.items()]
     app = Litestar(
-        route_handlers=[*handlers, _prefixed, list_models, ollama_tags, health, admin_router()],
+        route_handlers=[*handlers, _prefixed, list_models, ollama_tags, health, admin_router(), reconcile_status],
         cors_config=cors_config(settings),
-        lifespan=[lifespan],
+        lifespan=[lifespan] if live is None else [lifespan, live.lifespan],
         # Litestar's default logging config sets the root logger to INFO, which makes httpx log every upstream
         # call; the gateway configures logging itself (proxy.cli).
         logging_config=None,
@@ -189,5 +193,8 @@ def create_app(settings: Settings, registry: Registry, *, debug: bool = False) -
     )
     app.state.gateway = gateway
     app.state.session = session
+    if live is not None:
+        live.bind(gateway)
+        app.state.live = live
     protect(app, settings)  # admin token, and the Host check in front of every route
     return app

@@ -1,0 +1,14 @@
+"""Live reconcile (pull mode): the gateway follows its config directory while it serves.
+
+    watch.py      file-system events → "something changed" (debounced, filtered, git-aware)
+    loop.py       LiveReconciler: load → validate → plan → apply, last known good, persisted state
+    lifecycle.py  the running state: declared workspaces plus archived copies of removed ones
+    status.py     ReconcileStatus and GET /api/v1/reconcile/status
+
+See docs/live-reconcile.md.
+"""
+
+from proxy.live.loop import Applied, LiveReconciler, Startup
+from proxy.live.status import Reason, ReconcileStatus, reconcile_status
+
+__all__ = ["Applied", "LiveReconciler", "Reason", "ReconcileStatus", "Startup", "reconcile_status"]

@@ -1,0 +1,509 @@
+"""The live reconciler: load → validate → plan → apply of the config directory while the gateway serves.
+
+Owned by the app's lifespan when `muxgate serve DIR` runs. Each reconcile records the revision it reads, loads
+and validates the whole tree in a worker thread (parsed files cached across runs), plans against what the gateway
+serves, builds the new registry beside the running one and swaps `gateway.registry` in one assignment: requests in
+flight finish on the snapshot they started with. A failure at any stage applies nothing; the last good config keeps
+serving and the status says why (`proxy.live.status`). Every apply is saved in the data dir (`proxy.statefile`), so
+a restart with a broken directory serves the last good config.
+
+    bootstrap()        at start-up, before serving: the registry to serve (the directory's, or the last good one)
+    reconcile_once()   one attempt, serialised with any other
+    lifespan(app)      runs the watcher (`proxy.live.watch`) while the app runs, if `settings.watch`
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from proxy.gateway import Gateway
+from proxy.live.lifecycle import Inventory, next_inventory, running_state
+from proxy.live.status import Counts, Reason, ReconcileStatus, describe
+from proxy.live.watch import Watcher
+from proxy.registry import Registry, build_registry
+from proxy.settings import Settings
+from proxy.statefile import LastApplied, StateFileError, iso_utc
+from proxy.statefile import load as load_state
+from proxy.statefile import save as save_state
+from reconciler.check import Checked, check_dir
+from reconciler.diagnostics import Diagnostic, Severity
+from reconciler.gitsource import revision as git_revision
+from reconciler.loader import ParseCache
+from reconciler.models import DEFAULT_WORKSPACE
+from reconciler.plan import Plan, PlanError, diff
+from reconciler.state import DesiredState
+
+log = logging.getLogger("muxgate.live")
+
+# Diagnostic codes that mean the directory itself is not there, as opposed to a config mistake in it.
+_SOURCE_MISSING = frozenset({"dir-missing", "dir-not-directory"})
+
+RegistryBuilder = Callable[..., Registry]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One applied reconcile, as listeners receive it."""
+
+    revision: str | None
+    applied_at: datetime
+    state_hash: str
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    """What `muxgate serve` serves: `registry` is None when there is nothing to serve; `notice` is the sentence to
+    print (why nothing is served, or that the last good config is served instead of the broken directory)."""
+
+    checked: Checked
+    registry: Registry | None
+    notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A validated directory, planned and compiled, ready to be swapped in."""
+
+    desired: DesiredState
+    running: DesiredState
+    inventory: Inventory
+    plan: Plan
+    registry: Registry | None  # None when the running state is unchanged (nothing to build)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _errors(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.severity is Severity.ERROR]
+
+
+def _located(d: Diagnostic) -> str:
+    where = f"{d.location}: " if d.location else ""
+    detail = f" {d.message}" if d.message else ""
+    return f"{where}{d.summary}.{detail}".rstrip()
+
+
+def change_counts(plan: Plan) -> str:
+    """`1 added, 1 changed, 0 archived`, plus recovered and deleted when there are any."""
+    parts = [f"{plan.to_add} added", f"{plan.to_change} changed", f"{plan.to_archive} archived"]
+    if plan.to_recover:
+        parts.append(f"{plan.to_recover} recovered")
+    if plan.to_delete:
+        parts.append(f"{plan.to_delete} deleted")
+    return ", ".join(parts)
+
+
+class LiveReconciler:
+    """Keeps a gateway serving what `settings.config_dir` declares; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        build: RegistryBuilder = build_registry,
+        poll_interval: float = 0.5,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.directory = Path(settings.config_dir)
+        self.data_dir = Path(settings.data_dir)
+        self.prune = settings.prune_archived
+        self.watch_enabled = settings.watch
+        self._build = build
+        self._clock = clock
+        self._cache = ParseCache()
+        self._inventory: Inventory = MappingProxyType({})
+        self._desired: DesiredState | None = None
+        self._applied_at: datetime | None = None
+        self._gateway: Gateway | None = None
+        self._status = ReconcileStatus(False, Reason.PROGRESSING, f"{self.directory} has not been read yet.")
+        self._last_failure: tuple[Any, ...] | None = None
+        self._listeners: list[Callable[[Applied], None]] = []
+        self._lock = asyncio.Lock()
+        self._changed = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.last_applied: Applied | None = None
+        # Counters for tests and benchmarks: attempts, and attempts that swapped the registry.
+        self.reconciles = 0
+        self.applies = 0
+        self.watcher = Watcher(
+            self.directory,
+            on_change=self._reconcile_logged,
+            on_missing=self._report_missing,
+            debounce_ms=settings.debounce_ms,
+            poll_interval=poll_interval,
+        )
+
+    # --- status ---------------------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> ReconcileStatus:
+        return self._status
+
+    def _set_status(self, status: ReconcileStatus) -> None:
+        with self._changed:
+            self._status = status
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[ReconcileStatus], bool], timeout: float = 10.0) -> ReconcileStatus:
+        """Block until `predicate(status)` holds after a reconcile; for other threads (tests), never the app's loop.
+
+        TimeoutError names the last status when it does not hold within `timeout` seconds."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: predicate(self._status), timeout):
+                raise TimeoutError(
+                    f"The reconcile status did not reach the expected state in {timeout} s: {self._status}"
+                )
+            return self._status
+
+    def add_listener(self, listener: Callable[[Applied], None]) -> None:
+        """Call `listener` on the event loop after every apply (for example to record the revision)."""
+        self._listeners.append(listener)
+
+    # --- start-up -------------------------------------------------------------------------------------------
+
+    def bootstrap(self) -> Startup:
+        """Read the directory and the last applied state, and decide what to serve; before the event loop runs."""
+        attempted = git_revision(self.directory)
+        last = self._load_last_applied()
+        checked = check_dir(self.directory, self._cache)
+        if checked.state is None:
+            return self._bootstrap_broken(checked, attempted, last)
+        current = running_state(last.desired, last.inventory, prune=self.prune) if last is not None else None
+        if last is not None:
+            self._inventory = last.inventory
+        try:
+            candidate = self._candidate(checked.state, current, attempted, force_build=True)
+        except Exception as exc:
+            log.exception("Building the registry for %s failed", describe(attempted, checked.state.hash))
+            reason = f"the registry for {describe(attempted, checked.state.hash)} could not be built ({exc})"
+            if last is None:
+                return Startup(checked, None, f"muxgate: {reason}; nothing was served.")
+            return self._serve_last(checked, attempted, last, Reason.APPLY_FAILED, reason)
+        assert candidate.registry is not None
+        self._commit(candidate, candidate.registry, attempted, checked, log_plan=True)
+        return Startup(checked, candidate.registry)
+
+    def _bootstrap_broken(self, checked: Checked, attempted: str | None, last: LastApplied | None) -> Startup:
+        missing = any(d.code in _SOURCE_MISSING for d in checked.diagnostics)
+        errors = len(_errors(checked.diagnostics))
+        problem = (
+            f"{self.directory} is not a readable directory"
+            if missing
+            else f"{self.directory} is invalid ({_count(errors, 'error')})"
+        )
+        if last is None:
+            self._set_status(
+                ReconcileStatus(
+                    False,
+                    Reason.SOURCE_UNAVAILABLE if missing else Reason.VALIDATION_FAILED,
+                    f"{problem}; nothing is served.",
+                    last_attempted_revision=attempted,
+                    diagnostics=checked.diagnostics,
+                )
+            )
+            return Startup(checked, None, f"muxgate: {problem}; nothing was served.")
+        reason = Reason.SOURCE_UNAVAILABLE if missing else Reason.VALIDATION_FAILED
+        return self._serve_last(checked, attempted, last, reason, problem)
+
+    def _serve_last(
+        self, checked: Checked, attempted: str | None, last: LastApplied, reason: Reason, problem: str
+    ) -> Startup:
+        running = running_state(last.desired, last.inventory, prune=self.prune)
+        try:
+            registry = self._build(running, revision=last.revision)
+        except Exception as exc:
+            log.exception("Building the registry of the last good state failed")
+            return Startup(checked, None, f"muxgate: {problem}, and the last good state cannot be served ({exc}).")
+        self._desired, self._inventory, self._applied_at = last.desired, last.inventory, last.applied_at
+        label = describe(last.revision, last.desired.hash)
+        sentence = f"{problem}; serving the last good {label}, applied at {iso_utc(last.applied_at)}"
+        self._set_status(
+            ReconcileStatus(
+                False,
+                reason,
+                sentence[0].upper() + sentence[1:] + ".",
+                revision=last.revision,
+                last_attempted_revision=attempted,
+                applied_at=last.applied_at,
+                state_hash=running.hash,
+                counts=Counts.of(registry),
+                diagnostics=checked.diagnostics,
+            )
+        )
+        log.warning("%s.%s", sentence, "".join(f"\n  {_located(d)}" for d in _errors(checked.diagnostics)))
+        return Startup(checked, registry, f"muxgate: {sentence}.")
+
+    def _load_last_applied(self) -> LastApplied | None:
+        try:
+            last = load_state(self.data_dir)
+        except StateFileError as exc:
+            log.warning("The last applied state is not used: %s", exc)
+            return None
+        if last is None:
+            return None
+        here = str(self.directory.resolve())
+        if last.config_dir != here:
+            log.warning(
+                "The last applied state in %s came from %s, not %s; it is not used, and the next apply replaces it.",
+                self.data_dir,
+                last.config_dir,
+                here,
+            )
+            return None
+        return last
+
+    # --- serving --------------------------------------------------------------------------------------------
+
+    def bind(self, gateway: Gateway) -> None:
+        """Attach the gateway whose registry this reconciler swaps (create_app does it)."""
+        self._gateway = gateway
+        if self._desired is None and not self._inventory:
+            # Not bootstrapped: what the gateway already serves is all there is to remember.
+            self._inventory = next_inventory(gateway.registry.state, {}, prune=False)
+        self._fall_back_if_inactive(gateway, gateway.registry)
+
+    @asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
+        """Run the watcher while the app runs (when `settings.watch`); stop it promptly on shutdown."""
+        self._loop = asyncio.get_running_loop()
+        if self.watch_enabled:
+            self._stop = asyncio.Event()
+            self._task = asyncio.create_task(self.watcher.run(self._stop), name="muxgate-watch")
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._task is not None:
+            try:
+                # The watcher notices the stop event within a step (50 ms); a reconcile in progress finishes first.
+                await asyncio.wait_for(self._task, timeout=5)
+            except TimeoutError:
+                log.warning("The watcher did not stop within 5 s; it was cancelled.")
+            finally:
+                self._task = None
+
+    def request_reconcile(self) -> concurrent.futures.Future[ReconcileStatus]:
+        """Run `reconcile_once` on the app's event loop, from any other thread (the app must be running)."""
+        if self._loop is None:
+            raise RuntimeError("The app is not running; start it (its lifespan) before asking for a reconcile.")
+        return asyncio.run_coroutine_threadsafe(self.reconcile_once(), self._loop)
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile_once()
+        except Exception:
+            # A bug, not a config problem: the watcher must survive it, and the next change tries again.
+            log.exception("Reconciling %s failed unexpectedly; the running config is unchanged", self.directory)
+
+    async def _report_missing(self) -> None:
+        async with self._lock:
+            attempted = await asyncio.to_thread(git_revision, self.directory)
+            self._fail(Reason.SOURCE_UNAVAILABLE, attempted, (), self._missing_sentence())
+
+    def _missing_sentence(self) -> str:
+        return f"{self.directory} does not exist or is not a directory (restore it to resume)"
+
+    # --- one reconcile --------------------------------------------------------------------------------------
+
+    async def reconcile_once(self) -> ReconcileStatus:
+        """Load, validate, plan and apply the directory once; the new status (also in `status`)."""
+        gateway = self._gateway
+        if gateway is None:
+            raise RuntimeError("The reconciler has no gateway; pass it to create_app(..., live=...) first.")
+        async with self._lock:
+            self.reconciles += 1
+            attempted = await asyncio.to_thread(git_revision, self.directory)
+            self._set_status(dataclasses.replace(self._status, last_attempted_revision=attempted))
+            checked = await asyncio.to_thread(check_dir, self.directory, self._cache)
+            if checked.state is None:
+                if any(d.code in _SOURCE_MISSING for d in checked.diagnostics):
+                    self._fail(Reason.SOURCE_UNAVAILABLE, attempted, checked.diagnostics, self._missing_sentence())
+                else:
+                    self._fail_validation(attempted, checked)
+                return self._status
+            current = gateway.registry
+            desired = checked.state
+            try:
+                candidate = await asyncio.to_thread(self._candidate, desired, current.state, attempted)
+            except Exception as exc:
+                log.error(
+                    "%s is valid but could not be applied: %s", describe(attempted, desired.hash), exc, exc_info=True
+                )
+                self._fail(
+                    Reason.APPLY_FAILED,
+                    attempted,
+                    checked.diagnostics,
+                    f"the registry for {describe(attempted, desired.hash)} could not be built ({exc})",
+                )
+                return self._status
+            if candidate.registry is not None:
+                registry = candidate.registry
+            elif attempted != current.revision or candidate.running.origins != current.state.origins:
+                # Same meaning, new name (a commit of what was already applied as "-dirty", a file renamed):
+                # the compiled registry is reused as is.
+                registry = dataclasses.replace(current, state=candidate.running, revision=attempted)
+            else:
+                log.debug("%s: no changes", describe(attempted, desired.hash))
+                self._succeed(current, attempted, checked, self._applied_at)
+                return self._status
+            # The apply: one assignment. Requests that already read the old registry finish on it.
+            gateway.registry = registry
+            self._fall_back_if_inactive(gateway, registry)
+            await asyncio.to_thread(self._commit, candidate, registry, attempted, checked, log_plan=False)
+            if candidate.registry is not None and self.last_applied is not None:
+                log.info("applied %s: %s", describe(attempted, registry.state_hash), change_counts(candidate.plan))
+                self._notify(self.last_applied)
+            else:
+                log.debug("%s: no changes to the config", describe(attempted, registry.state_hash))
+            return self._status
+
+    def _candidate(
+        self,
+        desired: DesiredState,
+        current: DesiredState | None,
+        attempted: str | None,
+        *,
+        force_build: bool = False,
+    ) -> _Candidate:
+        """Plan `desired` against `current` and compile it, unless the running state would not change. CPU work."""
+        running = running_state(desired, self._inventory, prune=self.prune)
+        try:
+            plan = diff(
+                desired,
+                current,
+                prune=self.prune,
+                source_label=str(self.directory),
+                current_label="the running gateway",
+            )
+        except PlanError as exc:
+            raise RuntimeError(str(exc)) from exc
+        inventory = next_inventory(desired, self._inventory, prune=self.prune)
+        unchanged = current is not None and running.hash == current.hash
+        registry = None if unchanged and not force_build else self._build(running, revision=attempted)
+        return _Candidate(desired, running, inventory, plan, registry)
+
+    def _commit(
+        self, candidate: _Candidate, registry: Registry, attempted: str | None, checked: Checked, *, log_plan: bool
+    ) -> None:
+        """Record an apply: remember it, save it in the data dir, mark Ready. Runs in a worker thread (it writes)."""
+        self._applied_at = self._clock()
+        self._desired, self._inventory = candidate.desired, candidate.inventory
+        last = LastApplied(
+            config_dir=str(self.directory.resolve()),
+            revision=attempted,
+            applied_at=self._applied_at,
+            desired=candidate.desired,
+            inventory=candidate.inventory,
+        )
+        try:
+            save_state(self.data_dir, last)
+        except OSError as exc:
+            log.warning(
+                "Saving the applied state in %s failed (%s); a restart with a broken config will not find it. "
+                "Check that the data dir is writable.",
+                self.data_dir,
+                exc,
+            )
+        if candidate.registry is not None:
+            self.applies += 1
+            self.last_applied = Applied(attempted, self._applied_at, registry.state_hash, candidate.plan)
+        if log_plan and candidate.plan.has_changes:
+            log.info("applied %s: %s", describe(attempted, registry.state_hash), change_counts(candidate.plan))
+        self._succeed(registry, attempted, checked, self._applied_at)
+
+    def _succeed(
+        self, registry: Registry, attempted: str | None, checked: Checked, applied_at: datetime | None
+    ) -> None:
+        self._last_failure = None
+        self._set_status(
+            ReconcileStatus(
+                True,
+                Reason.SUCCEEDED,
+                f"Applied {describe(registry.revision, registry.state_hash)}.",
+                revision=registry.revision,
+                last_attempted_revision=attempted,
+                applied_at=applied_at,
+                state_hash=registry.state_hash,
+                counts=Counts.of(registry),
+                diagnostics=checked.diagnostics,
+            )
+        )
+
+    def _fail_validation(self, attempted: str | None, checked: Checked) -> None:
+        errors = _errors(checked.diagnostics)
+        subject = describe(attempted, None) if attempted is not None else str(self.directory)
+        problem = f"{subject} is invalid ({_count(len(errors), 'error')}) and was not applied"
+        first = f" First error: {errors[0].location or errors[0].file or '-'}: {errors[0].summary}." if errors else ""
+        self._fail(Reason.VALIDATION_FAILED, attempted, checked.diagnostics, problem, first)
+
+    def _fail(
+        self, reason: Reason, attempted: str | None, diagnostics: Sequence[Diagnostic], problem: str, detail: str = ""
+    ) -> None:
+        """Report a failed attempt; the running registry is untouched."""
+        gateway = self._gateway
+        serving = gateway.registry if gateway is not None else None
+        kept = f"; still serving {describe(serving.revision, serving.state_hash)}" if serving is not None else ""
+        message = problem[0].upper() + problem[1:] + kept + "." + detail
+        status = ReconcileStatus(
+            False,
+            reason,
+            message,
+            revision=self._status.revision if serving is None else serving.revision,
+            last_attempted_revision=attempted,
+            applied_at=self._applied_at,
+            state_hash=serving.state_hash if serving is not None else None,
+            counts=Counts.of(serving) if serving is not None else Counts(),
+            diagnostics=tuple(diagnostics),
+        )
+        # Say it once per distinct failure: the same broken tree seen again (a touch, a catch-up) is not news.
+        fingerprint = (reason, attempted, tuple(diagnostics))
+        if fingerprint != self._last_failure:
+            self._last_failure = fingerprint
+            details = "".join(f"\n  {_located(d)}" for d in _errors(diagnostics))
+            log.warning("%s%s", problem[0].upper() + problem[1:] + kept + ".", details)
+        self._set_status(status)
+
+    def _fall_back_if_inactive(self, gateway: Gateway, registry: Registry) -> None:
+        name = gateway.active_workspace
+        workspace = registry.workspaces.get(name)
+        if workspace is not None and not workspace.archived:
+            return
+        why = "is archived" if workspace is not None else "no longer exists"
+        log.warning(
+            'The active workspace "%s" %s; requests that name no workspace now go to "%s".',
+            name,
+            why,
+            DEFAULT_WORKSPACE,
+        )
+        gateway.active_workspace = DEFAULT_WORKSPACE
+
+    def _notify(self, applied: Applied) -> None:
+        for listener in self._listeners:
+            try:
+                listener(applied)
+            except Exception:
+                log.exception("A listener of applied revisions failed; the apply itself succeeded")
