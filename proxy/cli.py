@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import cli as reconcile_cli
-from reconciler.check import check_dir
-from reconciler.diagnostics import Severity
-from reconciler.gitsource import revision
 from reconciler.render import render_text
 
 
@@ -57,7 +54,7 @@ def serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from proxy.app import create_app
-    from proxy.registry import build_registry
+    from proxy.live import LiveReconciler
     from proxy.security import exposure_warning
     from proxy.session import DataDirError, prepare_data_dir
     from proxy.settings import Settings
@@ -82,19 +79,21 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     configure_logging(settings.log_level)
     log = logging.getLogger("muxgate")
-    checked = check_dir(settings.config_dir)
+    # The directory's config, or the last good one saved in the data dir when the directory is broken.
+    live = LiveReconciler(settings)
+    startup = live.bootstrap()
+    checked = startup.checked
     if checked.diagnostics:
         sys.stdout.write(render_text(None, checked.diagnostics, checked.sources, color=sys.stdout.isatty()))
-    if checked.state is None:
-        errors = sum(1 for d in checked.diagnostics if d.severity is Severity.ERROR)
-        counted = f"{errors} error" + ("" if errors == 1 else "s")
-        print(f"muxgate: {settings.config_dir} is invalid ({counted}); nothing was served.", file=sys.stderr)
+    if startup.notice:
+        print(startup.notice, file=sys.stderr)
+    if startup.registry is None:
         return 1
-    state = checked.state
-    registry = build_registry(state, revision=revision(settings.config_dir))
+    registry = startup.registry
+    state = registry.state
     try:
         prepare_data_dir(settings.data_dir)
-        app = create_app(settings, registry)
+        app = create_app(settings, registry, live=live)
     except DataDirError as exc:
         print(f"muxgate: {exc}", file=sys.stderr)
         return 1
