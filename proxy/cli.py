@@ -79,6 +79,11 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     configure_logging(settings.log_level)
     log = logging.getLogger("muxgate")
+    try:
+        prepare_data_dir(settings.data_dir)
+    except DataDirError as exc:
+        print(f"muxgate: {exc}", file=sys.stderr)
+        return 1
     # The directory's config, or the last good one saved in the data dir when the directory is broken.
     live = LiveReconciler(settings)
     startup = live.bootstrap()
@@ -92,7 +97,6 @@ def serve(args: argparse.Namespace) -> int:
     registry = startup.registry
     state = registry.state
     try:
-        prepare_data_dir(settings.data_dir)
         app = create_app(settings, registry, live=live)
     except DataDirError as exc:
         print(f"muxgate: {exc}", file=sys.stderr)
