@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from litestar.types import Receive, Scope, Send
 
+from proxy.analytics import Analytics, RequestRecord, begin_request
 from proxy.asgi import (
     BodyTooLarge,
     ClientGone,
@@ -94,6 +95,7 @@ class Gateway:
     client: httpx.AsyncClient | None
     settings: Settings
     active_workspace: str = "default"
+    analytics: Analytics | None = None
 
     def workspace_for(self, scope: Scope, registry: Registry) -> WorkspaceRuntime:
         name = scope.get("path_params", {}).get("workspace") or header(scope, WORKSPACE_HEADER)
@@ -114,7 +116,18 @@ class Gateway:
         return workspace
 
     async def handle(self, api: ClientApi, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every request gets an id (header x-muxgate-request-id) and, with analytics on, a row however it ends.
+        record = begin_request(self.analytics, api, send, self.registry, scope)
+        try:
+            await self._handle(api, scope, receive, record)
+        except BaseException as exc:
+            record.finish(exc)
+            raise
+        record.finish()
+
+    async def _handle(self, api: ClientApi, scope: Scope, receive: Receive, record: RequestRecord) -> None:
         fmt = CLIENT_FORMAT[api]
+        send = record.send
         try:
             registry = self.registry
             workspace = self.workspace_for(scope, registry)
@@ -128,6 +141,7 @@ class Gateway:
             provider = rule.provider
             if provider.key_error:
                 raise ClientError(502, f"Provider {provider.name} has no API key: {provider.key_error}.", "api_error")
+            record.routed(registry, workspace, rule, body, fim)
             if workspace.instructions and not fim and api in _CHAT:
                 body = add_instructions(body, api, workspace.instructions)
             upstream_body = translate_request(body, fmt, provider.api_format, model=rule.model, fim=fim)
@@ -142,7 +156,7 @@ class Gateway:
         except TranslationError as exc:
             await send_json(send, exc.status, error_body(fmt, exc.status, str(exc)))
             return
-        call = _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send)
+        call = _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send, record)
         await cancel_on_disconnect(call.run(), receive)
 
 
@@ -199,8 +213,11 @@ class _Call:
         upstream_body: dict[str, Any],
         scope: Scope,
         send: Send,
+        record: RequestRecord,
     ) -> None:
         self.gateway = gateway
+        self.record = record
+        record.called = True
         self.api = api
         self.fmt = fmt
         self.workspace = workspace
@@ -282,6 +299,7 @@ class _Call:
         provider = self.rule.provider
         try:
             parsed = loads(raw)
+            self.record.answered(parsed, provider.api_format)
             body = translate_response(
                 parsed, provider.api_format, self.fmt, model=self.rule.model, legacy=self.api in _LEGACY
             )
@@ -298,6 +316,7 @@ class _Call:
             legacy=self.api in _LEGACY,
             include_usage=stream_usage_requested(self.body, self.fmt),
         )
+        self.record.streamed(translator)
         send = self.send
         await start_stream(send, 200, _STREAM_TYPE[self.fmt], self.route_headers)
         self.started = True

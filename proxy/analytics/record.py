@@ -1,0 +1,305 @@
+"""One request as analytics sees it: a tap on the ASGI `send` plus what the request path tells it.
+
+    Gateway.handle ── RequestRecord(api, send, registry, writer)
+        │  record.send: adds x-muxgate-request-id, notes the status, the first body byte and the end
+        │  record.routed(…) / record.answered(…) / record.streamed(translator): what the gateway knew
+        └─ record.finish() ──▶ writer queue ──▶ (writer thread) rows(): usage, estimate, cost, history
+
+Everything costly (reading usage, estimating tokens, pricing, extracting the conversation) happens in
+`rows()`, in the writer thread. On the event loop a request costs a few attribute writes and one deque append.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar.types import Message, Send
+
+from proxy.request_info import ClientApi
+from proxy.translate import StreamTranslator, is_streaming, response_stop_reason, response_usage
+from reconciler.models import ApiFormat
+
+from . import texts
+from .events import Row
+
+if TYPE_CHECKING:
+    from proxy.registry import CompiledRule, Registry, WorkspaceRuntime
+
+    from .writer import Writer
+
+REQUEST_ID_HEADER = b"x-muxgate-request-id"
+# A longer answer is kept for history up to this size; token estimates then undercount it.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+CLIENT_CLOSED = 499  # the status nginx made common for "the client closed the request"
+
+_FORMAT = {
+    ClientApi.OPENAI_CHAT: ApiFormat.OPENAI,
+    ClientApi.OPENAI_COMPLETIONS: ApiFormat.OPENAI,
+    ClientApi.ANTHROPIC_MESSAGES: ApiFormat.ANTHROPIC,
+    ClientApi.OLLAMA_CHAT: ApiFormat.OLLAMA,
+    ClientApi.OLLAMA_GENERATE: ApiFormat.OLLAMA,
+}
+_WORKSPACE_HEADER = b"x-muxgate-workspace"
+_CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
+
+
+class RequestRecord:
+    """Collects one request's facts; `finish()` queues it and the writer turns it into rows."""
+
+    __slots__ = (
+        "_downstream",
+        "_kept",
+        "answer",
+        "api",
+        "body",
+        "called",
+        "chunks",
+        "ended",
+        "failure",
+        "fim",
+        "instructions",
+        "latency",
+        "provider_format",
+        "registry",
+        "request_id",
+        "rule",
+        "scope",
+        "started",
+        "status",
+        "translator",
+        "ts_us",
+        "ttft",
+        "workspace",
+        "writer",
+    )
+
+    def __init__(
+        self, api: ClientApi, send: Send, registry: Registry, writer: Writer | None, scope: Any = None
+    ) -> None:
+        self.request_id = uuid.uuid4().hex
+        self.ts_us = time.time_ns() // 1000
+        self.started = time.perf_counter()
+        self.api = api
+        self._downstream = send
+        self.registry = registry
+        self.writer = writer
+        self.scope = scope
+        self.status = 0
+        self.ended = False
+        self.ttft: float | None = None
+        self.latency: float | None = None
+        self.chunks: list[bytes] = []
+        self._kept = 0
+        self.workspace: str | None = None
+        self.rule: CompiledRule | None = None
+        self.body: dict[str, Any] | None = None
+        self.instructions = ""
+        self.fim = False
+        self.called = False
+        self.answer: Any = None
+        self.provider_format: ApiFormat | None = None
+        self.translator: StreamTranslator | None = None
+        self.failure: BaseException | None = None
+
+    # --- the request path tells ---
+
+    async def send(self, message: Message) -> None:
+        event = cast("dict[str, Any]", message)
+        kind = event["type"]
+        if kind == "http.response.start":
+            self.status = event["status"]
+            event["headers"] = [*event.get("headers", ()), (REQUEST_ID_HEADER, self.request_id.encode())]
+        elif kind == "http.response.body":
+            chunk: bytes = event.get("body", b"")
+            if chunk:
+                if self.ttft is None:
+                    self.ttft = time.perf_counter() - self.started
+                if self._kept < MAX_ANSWER_BYTES:
+                    self.chunks.append(chunk)
+                    self._kept += len(chunk)
+            if not event.get("more_body", False):
+                self.ended = True
+                self.latency = time.perf_counter() - self.started
+        await self._downstream(message)
+
+    def routed(
+        self, registry: Registry, workspace: WorkspaceRuntime, rule: CompiledRule, body: dict[str, Any], fim: bool
+    ) -> None:
+        """Routing chose `rule`; `body` is the request as the client sent it (before the instructions)."""
+        self.registry = registry
+        self.workspace = workspace.name
+        self.instructions = workspace.instructions if not fim and self.api in _CHAT else ""
+        self.rule = rule
+        self.body = body
+        self.fim = fim
+
+    def answered(self, answer: Any, provider_format: ApiFormat) -> None:
+        """The provider's parsed JSON answer, read for its usage in the writer thread."""
+        self.answer = answer
+        self.provider_format = provider_format
+
+    def streamed(self, translator: StreamTranslator) -> None:
+        self.translator = translator
+
+    def finish(self, failure: BaseException | None = None) -> None:
+        """The request is over, whichever way; queue it."""
+        if self.latency is None:
+            self.latency = time.perf_counter() - self.started
+        self.failure = failure
+        if self.writer is not None:
+            self.writer.put(self)
+
+    # --- the writer thread reads ---
+
+    def rows(self) -> list[tuple[str, Row]]:
+        fmt = _FORMAT[self.api]
+        status, outcome = self._outcome()
+        rule = self.rule
+        translator = self.translator
+        body = self.body
+        registry = self.registry
+        # An answer was given, whole or in part (a client that left mid-stream saw a 2xx start).
+        answered = self.called and (200 <= status < 300 or (status == CLIENT_CLOSED and 200 <= self.status < 300))
+        data = b"".join(self.chunks) if answered or status >= 400 else b""
+        answer_text: str | None = None
+
+        def answer() -> str:
+            nonlocal answer_text
+            if answer_text is None:
+                streamed = translator is not None
+                answer_text = texts.stream_text(fmt, data) if streamed else texts.json_text(fmt, data)
+            return answer_text
+
+        input_tokens, output_tokens, source = self._usage(answered, answer)
+        price = rule.provider.prices.get(rule.model) if rule is not None else None
+        input_cost = input_tokens * price.input_per_m_tok / 1e6 if price and input_tokens is not None else None
+        output_cost = output_tokens * price.output_per_m_tok / 1e6 if price and output_tokens is not None else None
+        stop_reason = None
+        if translator is not None:
+            stop_reason = translator.stop_reason
+        elif isinstance(self.answer, dict) and self.provider_format is not None:
+            stop_reason = response_stop_reason(self.answer, self.provider_format)
+        error = None
+        if status >= 400:
+            error = texts.error_text(data) if data else None
+        elif translator is not None and translator.error and not translator.complete:
+            error = translator.error
+        if isinstance(self.failure, Exception):
+            error = error or f"{type(self.failure).__name__}: {self.failure}"
+        requested = body.get("model") if body is not None else None
+        workspace = self.workspace or self._named_workspace()
+        request_row: Row = (
+            self.ts_us,
+            self.request_id,
+            workspace,
+            self.api.value,
+            rule.provider.name if rule is not None else None,
+            rule.provider.type.value if rule is not None else None,
+            requested if isinstance(requested, str) else None,
+            rule.model if rule is not None else None,
+            rule.index if rule is not None else None,
+            ("fim" if self.fim else "chat") if rule is not None else None,
+            is_streaming(body, fmt) if body is not None else None,
+            status,
+            outcome,
+            stop_reason,
+            input_tokens,
+            output_tokens,
+            source,
+            input_cost,
+            output_cost,
+            self.latency * 1000 if self.latency is not None else None,
+            self.ttft * 1000 if self.ttft is not None and translator is not None else None,
+            registry.revision,
+            registry.state_hash,
+            error,
+        )
+        rows: list[tuple[str, Row]] = [("requests", request_row)]
+        if self.called and self.workspace is not None and body is not None and rule is not None:
+            history = _history_mode(registry, self.workspace)
+            if history != "off":
+                messages = texts.conversation(body)
+                full = history == "full"
+                prompt = texts.last_user_text(messages) if full else None
+                rows.append(
+                    (
+                        "messages",
+                        (
+                            self.ts_us,
+                            self.request_id,
+                            self.workspace,
+                            history,
+                            "fim" if self.fim else "chat",
+                            rule.provider.name,
+                            rule.model,
+                            len(messages),
+                            prompt,
+                            texts.to_json(messages) if full else None,
+                            (answer() if answered else None) if full else None,
+                        ),
+                    )
+                )
+        return rows
+
+    def _outcome(self) -> tuple[int, str]:
+        if not self.ended:
+            if self.failure is not None and isinstance(self.failure, Exception):
+                return 500, "internal_error"
+            return CLIENT_CLOSED, "client_disconnected"
+        status = self.status
+        if status >= 400:
+            return status, "upstream_error" if self.called else "rejected"
+        translator = self.translator
+        if translator is not None and not translator.complete:
+            return status, "stream_error"
+        return status, "ok"
+
+    def _usage(self, answered: bool, answer: Callable[[], str]) -> tuple[int | None, int | None, str | None]:
+        """Tokens from the provider's usage; what it did not say is estimated when an answer was (partly) given."""
+        translator = self.translator
+        incomplete = False
+        if translator is not None:
+            input_tokens, output_tokens = translator.input_tokens, translator.output_tokens
+            incomplete = not translator.complete
+        elif isinstance(self.answer, dict) and self.provider_format is not None:
+            usage = response_usage(self.answer, self.provider_format)
+            input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (None, None)
+        else:
+            input_tokens = output_tokens = None
+        if not answered:
+            known = input_tokens is not None or output_tokens is not None
+            return input_tokens, output_tokens, "provider" if known else None
+        estimated = False
+        if input_tokens is None:
+            chars = texts.prompt_chars(self.body or {}) + len(self.instructions)
+            input_tokens = texts.estimate_tokens(chars)
+            estimated = True
+        if output_tokens is None or incomplete:
+            guess = texts.estimate_tokens(len(answer()))
+            if output_tokens is None or guess > output_tokens:
+                output_tokens = guess
+                estimated = True
+        return input_tokens, output_tokens, "estimated" if estimated else "provider"
+
+    def _named_workspace(self) -> str | None:
+        """The workspace a refused request asked for (it may not exist)."""
+        scope = self.scope
+        if not isinstance(scope, dict):
+            return None
+        name = scope.get("path_params", {}).get("workspace")
+        if name:
+            return str(name)
+        for key, value in scope.get("headers", ()):
+            if key == _WORKSPACE_HEADER:
+                return str(value.decode("latin-1"))
+        return None
+
+
+def _history_mode(registry: Registry, workspace: str) -> str:
+    resource = registry.state.workspaces.get(workspace)
+    if resource is None:
+        return "full"
+    return str(getattr(resource.spec, "history", "full"))

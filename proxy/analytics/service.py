@@ -1,0 +1,113 @@
+"""The analytics of one gateway process: what the request path, the reconcile loop and the admin API call.
+
+Where it sits: `create_app`'s lifespan opens it (`Analytics.open`) and keeps it on the Gateway; the request path
+calls `begin` for every client request; the reconcile loop calls `record_revision` after each apply; the routes
+of `proxy.analytics.routes` call `sql` and `read`. Closing it writes everything still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from litestar.types import Send
+
+from proxy.request_info import ClientApi
+
+from .events import AlertEvent, RevisionEvent
+from .record import RequestRecord
+from .sql_safety import check_query
+from .store import open_database
+from .writer import DEFAULT_CAPACITY, DEFAULT_INTERVAL, QueryResult, Writer
+
+if TYPE_CHECKING:
+    from proxy.registry import Registry
+
+# How long an endpoint waits for queued events to be written before it reads (read-your-writes).
+FLUSH_WAIT = 2.0
+MAX_ROWS = 10_000
+QUERY_TIMEOUT = 30.0
+
+
+class Analytics:
+    def __init__(self, writer: Writer, data_dir: Path) -> None:
+        self.writer = writer
+        self.data_dir = Path(data_dir)
+
+    @classmethod
+    def open(cls, data_dir: Path, *, capacity: int = DEFAULT_CAPACITY, interval: float = DEFAULT_INTERVAL) -> Analytics:
+        """Open (create, upgrade) `DATA_DIR/muxgate.duckdb` and start the writer; raises AnalyticsError."""
+        con = open_database(data_dir)
+        return cls(Writer(con, capacity=capacity, interval=interval), data_dir)
+
+    # --- recording ---
+
+    def begin(self, api: ClientApi, send: Send, registry: Registry, scope: Any = None) -> RequestRecord:
+        return RequestRecord(api, send, registry, self.writer, scope)
+
+    def record_revision(
+        self,
+        revision: str | None,
+        state_hash: str,
+        *,
+        added: int = 0,
+        changed: int = 0,
+        archived: int = 0,
+        recovered: int = 0,
+        deleted: int = 0,
+        source: str = "apply",
+    ) -> None:
+        """A config revision was applied: the git revision of the config directory (None outside git), the
+        applied state's hash and the plan's counts. Thread-safe; never blocks."""
+        self.writer.put(RevisionEvent(revision, state_hash, source, added, changed, archived, recovered, deleted))
+
+    def record_alert(
+        self,
+        workspace: str,
+        trigger_type: str,
+        category: str,
+        *,
+        detail: str | None = None,
+        request_id: str | None = None,
+        code_snippet: str | None = None,
+    ) -> None:
+        """An alert about a request: `category` is info or critical; `detail` never holds the secret itself."""
+        self.writer.put(AlertEvent(workspace, trigger_type, category, detail, request_id, code_snippet))
+
+    # --- reading ---
+
+    async def flush(self, timeout: float = FLUSH_WAIT) -> bool:
+        return await asyncio.to_thread(self.writer.flush, timeout)
+
+    async def sql(self, sql: str, *, max_rows: int = MAX_ROWS, timeout: float = QUERY_TIMEOUT) -> QueryResult:
+        """A user's query: one SELECT (else SqlError), after what is queued is written, in a worker thread."""
+        await self.flush()
+        return await asyncio.to_thread(self.writer.query, sql, max_rows=max_rows, timeout=timeout, check=check_query)
+
+    async def read(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """One of the gateway's own queries, after what is queued is written, in a worker thread."""
+        await self.flush()
+        return await asyncio.to_thread(self.writer.read, sql, params)
+
+    def stats(self) -> dict[str, Any]:
+        writer = self.writer
+        return {
+            "database": str(self.data_dir.resolve() / "muxgate.duckdb"),
+            "queued": writer.queued,
+            "written": writer.written,
+            "dropped": writer.dropped,
+            "last_error": writer.last_error,
+        }
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def begin_request(
+    analytics: Analytics | None, api: ClientApi, send: Send, registry: Registry, scope: Any
+) -> RequestRecord:
+    """A record for every request; with analytics off it still gives the request its id header."""
+    if analytics is None:
+        return RequestRecord(api, send, registry, None, scope)
+    return analytics.begin(api, send, registry, scope)

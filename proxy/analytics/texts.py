@@ -1,0 +1,177 @@
+"""What a request said and what it was answered, as text: for the `messages` history and for token estimates.
+
+Where it sits: in the writer thread, after the request ended, never on the event loop. The answer is read back
+from what the client received (in the client's format), so a translated stream and a same-format stream are read
+the same way, by the stream decoders of `proxy.translate`.
+
+Estimates: when a provider reports no usage, tokens are estimated as characters / 4, rounded up. That is the
+usual rule of thumb for English text and code with current tokenizers; rows carrying it say
+`usage_source = 'estimated'`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.translate.anthropic_stream import AnthropicDecoder
+from proxy.translate.codec import DecodeError, dumps, loads
+from proxy.translate.events import Encoder, StreamState
+from proxy.translate.ndjson import NdjsonParser
+from proxy.translate.ollama_stream import OllamaDecoder
+from proxy.translate.openai_stream import OpenAIDecoder
+from proxy.translate.sse import SseParser
+from reconciler.models import ApiFormat
+
+CHARS_PER_TOKEN = 4
+# Keys whose string values are words of the conversation rather than its structure.
+_TEXT_KEYS = frozenset({"content", "text", "prompt", "system", "suffix", "arguments", "input", "thinking"})
+
+
+def estimate_tokens(chars: int) -> int:
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def text_chars(value: Any, *, counted: bool = False) -> int:
+    """Characters of conversation text in a request body (message contents, system prompt, prompt, suffix)."""
+    if isinstance(value, str):
+        return len(value) if counted else 0
+    if isinstance(value, dict):
+        return sum(text_chars(v, counted=counted or k in _TEXT_KEYS) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(text_chars(v, counted=counted) for v in value)
+    return 0
+
+
+def prompt_chars(body: dict[str, Any]) -> int:
+    return sum(text_chars(body.get(key), counted=True) for key in ("messages", "system", "prompt", "suffix"))
+
+
+def conversation(body: dict[str, Any]) -> list[Any]:
+    """The client's messages, with a top-level system prompt (Anthropic) or prompt (completions) as one."""
+    messages: list[Any] = []
+    system = body.get("system")
+    if system:
+        messages.append({"role": "system", "content": system})
+    listed = body.get("messages")
+    if isinstance(listed, list):
+        messages.extend(listed)
+    prompt = body.get("prompt")
+    if prompt is not None:
+        messages.append({"role": "user", "content": prompt})
+    return messages
+
+
+def plain_text(content: Any) -> str:
+    """A message content (a string, or a list of parts) as text; non-text parts are left out."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str) or (isinstance(part, dict) and isinstance(part.get("text"), str))
+        )
+    return ""
+
+
+def last_user_text(messages: list[Any]) -> str | None:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return plain_text(message.get("content"))
+    return None
+
+
+def to_json(value: Any) -> str:
+    return dumps(value).decode()
+
+
+class _TextSink(Encoder):
+    """An encoder that writes nothing and keeps the answer's text and tool calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def text(self, text: str) -> None:
+        self.parts.append(text)
+
+    def tool_start(self, index: int, call_id: str, name: str) -> None:
+        self.parts.append(f"\n[tool call {name}] ")
+
+    def tool_args(self, index: int, fragment: str) -> None:
+        self.parts.append(fragment)
+
+
+def stream_text(fmt: ApiFormat, data: bytes) -> str:
+    """The text a client received in a stream of format `fmt`, as far as it went."""
+    sink, state = _TextSink(), StreamState()
+    if fmt is ApiFormat.OLLAMA:
+        ndjson = NdjsonParser()
+        lines = OllamaDecoder(sink, state)
+        for line in [*ndjson.feed(data), *ndjson.close()]:
+            lines.line(line)
+            if state.error is not None:
+                break
+    else:
+        sse = SseParser()
+        events = AnthropicDecoder(sink, state) if fmt is ApiFormat.ANTHROPIC else OpenAIDecoder(sink, state)
+        for event in [*sse.feed(data), *sse.close()]:
+            events.event(event)
+            if state.error is not None:
+                break
+    return "".join(sink.parts).strip("\n")
+
+
+def json_text(fmt: ApiFormat, data: bytes) -> str:
+    """The text of a JSON answer of format `fmt` as the client received it; empty if it does not parse."""
+    try:
+        body = loads(data)
+    except (DecodeError, UnicodeDecodeError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts: list[str] = []
+    if fmt is ApiFormat.ANTHROPIC:
+        for block in body.get("content") or ():
+            if isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            elif isinstance(block, dict) and block.get("type") == "tool_use":
+                parts.append(f"\n[tool call {block.get('name')}] {to_json(block.get('input'))}")
+    elif fmt is ApiFormat.OLLAMA:
+        message = body.get("message")
+        if isinstance(message, dict):
+            parts.append(plain_text(message.get("content")))
+            for call in message.get("tool_calls") or ():
+                function = call.get("function", {}) if isinstance(call, dict) else {}
+                parts.append(f"\n[tool call {function.get('name')}] {to_json(function.get('arguments'))}")
+        elif isinstance(body.get("response"), str):
+            parts.append(body["response"])
+    else:
+        choices = body.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+        message = choice.get("message")
+        if isinstance(message, dict):
+            parts.append(plain_text(message.get("content")))
+            for call in message.get("tool_calls") or ():
+                function = call.get("function", {}) if isinstance(call, dict) else {}
+                parts.append(f"\n[tool call {function.get('name')}] {function.get('arguments', '')}")
+        elif isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+    return "".join(parts).strip("\n")
+
+
+def error_text(data: bytes) -> str | None:
+    """The message of an error body in any of the three formats (or CodeGate's `detail`)."""
+    try:
+        body = loads(data)
+    except (DecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    detail = body.get("detail")
+    return detail if isinstance(detail, str) else None

@@ -1,0 +1,287 @@
+"""The writer: a bounded in-memory queue drained into DuckDB by one thread, in batches.
+
+    event loop ── put(event) ──▶ deque (bounded; full → counted as dropped, warned) ──▶ writer thread
+                                                   every second, or sooner when a batch is full:
+                                                   rows() of each event → one INSERT … SELECT unnest($n)
+                                                   per table, all in one transaction
+
+`put` never blocks and never touches DuckDB, so the event loop cannot wait on the database. A batch that
+fails to write (the disk is full, the file became unwritable) is counted as dropped and warned about, and the
+gateway goes on serving. `flush()` waits until everything queued before it is written; `close()` writes what is
+queued and closes the connection. Queries for the SQL endpoint run on cursors of the same connection, in the
+caller's thread, so the writer keeps writing while they read.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from .events import COLUMNS, Event, Row
+
+log = logging.getLogger("muxgate.analytics")
+
+DEFAULT_CAPACITY = 100_000
+DEFAULT_INTERVAL = 1.0
+DEFAULT_BATCH = 5_000
+# One warning per kind of trouble per this many seconds, with the count since the last one.
+WARN_EVERY = 30.0
+
+
+def insert_sql(table: str) -> str:
+    """`INSERT … SELECT unnest($1), unnest($2), …`: one Python list per column, the fastest way in (see
+    benchmarks/analytics.py)."""
+    columns = COLUMNS[table]
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(
+        f"make_timestamp(unnest(${i}::BIGINT[]))" if kind == "TIMESTAMP" else f"unnest(${i}::{kind}[])"
+        for i, (_, kind) in enumerate(columns, start=1)
+    )
+    return f"INSERT INTO {table} ({names}) SELECT {values}"
+
+
+_INSERT = {table: insert_sql(table) for table in COLUMNS}
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row]) -> None:
+    con.execute(_INSERT[table], [list(column) for column in zip(*rows, strict=True)])
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+class QueryTimeout(RuntimeError):  # noqa: N818 - a public name
+    pass
+
+
+class _Marker:
+    """Queued by `flush()`; set once everything queued before it is written."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class _Warnings:
+    """Rate-limited warnings, so a full disk under load logs a line every half minute, not one per request."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._pending: collections.Counter[str] = collections.Counter()
+
+    def warn(self, kind: str, count: int, message: str) -> None:
+        self._pending[kind] += count
+        now = time.monotonic()
+        if now - self._last.get(kind, -WARN_EVERY) >= WARN_EVERY:
+            self._last[kind] = now
+            total = self._pending.pop(kind)
+            log.warning("%s (%d event%s dropped)", message, total, "" if total == 1 else "s")
+
+
+class Writer:
+    """Owns the writer connection and the thread that drains the queue into it."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        interval: float = DEFAULT_INTERVAL,
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
+        self._con = con
+        self._con_lock = threading.Lock()
+        self._queue: collections.deque[Event | _Marker] = collections.deque()
+        self._capacity = capacity
+        self._interval = interval
+        self._batch = batch
+        self._wake = threading.Event()
+        self._closing = False
+        self._closed = False
+        self.written = 0
+        # Counted apart because two threads count: the event loop (queue full) and the writer (write failed).
+        self._dropped_full = 0
+        self._dropped_failed = 0
+        self.last_error: str | None = None
+        self._warnings = _Warnings()
+        self._thread = threading.Thread(target=self._run, name="muxgate-analytics-writer", daemon=True)
+        self._thread.start()
+
+    # --- the event loop's side ---
+
+    def put(self, event: Event) -> bool:
+        """Queue an event; False (and counted as dropped) when the queue is full or the writer is closed."""
+        queue = self._queue
+        if self._closing or len(queue) >= self._capacity:
+            self._dropped_full += 1
+            reason = "closed" if self._closing else f"full ({self._capacity:,} events)"
+            self._warnings.warn("full", 1, f"Analytics queue {reason}: events are being dropped")
+            return False
+        queue.append(event)
+        if len(queue) >= self._batch:
+            self._wake.set()
+        return True
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_full + self._dropped_failed
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until everything queued so far is written (or dropped); False on timeout."""
+        if self._closed:
+            return True
+        marker = _Marker()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything queued, stop the thread, close the connection. Later events are dropped."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("The analytics writer did not finish within %.0f s; %d events are lost.", timeout, self.queued)
+        with self._con_lock:
+            try:
+                self._con.close()
+            except duckdb.Error as exc:
+                log.warning("Closing the analytics database failed: %s", exc)
+        self._closed = True
+
+    # --- queries (any thread but the event loop) ---
+
+    def query(
+        self,
+        sql: str,
+        *,
+        max_rows: int,
+        timeout: float,
+        check: Callable[[duckdb.DuckDBPyConnection, str], None],
+    ) -> QueryResult:
+        """Run a user's `sql` on a cursor of the writer's connection, after `check(cursor, sql)` accepted it: at
+        most `max_rows` rows, interrupted after `timeout` seconds, inside a transaction that is rolled back."""
+        with self._con_lock:
+            if self._closed:
+                raise RuntimeError("The analytics database is closed.")
+            cursor = self._con.cursor()
+        timer = threading.Timer(timeout, cursor.interrupt)
+        try:
+            check(cursor, sql)
+            # Whatever a query could change, it changes nothing that lasts.
+            cursor.execute("BEGIN TRANSACTION")
+            timer.start()
+            cursor.execute(sql)
+            description = cursor.description or []
+            rows = cursor.fetchmany(max_rows + 1)
+        except duckdb.InterruptException:
+            raise QueryTimeout(f"The query ran longer than {timeout:g} s and was stopped.") from None
+        finally:
+            timer.cancel()
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("ROLLBACK")
+            cursor.close()
+        return QueryResult(
+            columns=[d[0] for d in description],
+            types=[str(d[1]) for d in description],
+            rows=rows[:max_rows],
+            truncated=len(rows) > max_rows,
+        )
+
+    def read(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """A fixed query of the gateway's own endpoints, on a cursor of the writer's connection."""
+        with self._con_lock:
+            if self._closed:
+                raise RuntimeError("The analytics database is closed.")
+            cursor = self._con.cursor()
+        try:
+            return cursor.execute(sql, params or []).fetchall()
+        finally:
+            cursor.close()
+
+    # --- the writer thread ---
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            closing = self._closing
+            self._drain()
+            if closing:
+                # Events that were put while the last batch was written.
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            events: list[Event] = []
+            markers: list[_Marker] = []
+            while queue and len(events) < self._batch:
+                item = queue.popleft()
+                if isinstance(item, _Marker):
+                    markers.append(item)
+                else:
+                    events.append(item)
+            if events:
+                self._write(events)
+            for marker in markers:
+                marker.done.set()
+
+    def _write(self, events: list[Event]) -> None:
+        tables: dict[str, list[Row]] = {}
+        for event in events:
+            try:
+                for table, row in event.rows():
+                    tables.setdefault(table, []).append(row)
+            except Exception:
+                log.exception("An analytics event could not be turned into rows; it is dropped.")
+                self._dropped_failed += 1
+        rows = sum(len(r) for r in tables.values())
+        if not rows:
+            return
+        with self._con_lock:
+            con = self._con
+            try:
+                con.execute("BEGIN TRANSACTION")
+                for table, table_rows in tables.items():
+                    insert_rows(con, table, table_rows)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                self._rollback(con)
+                self._dropped_failed += len(events)
+                self.last_error = str(exc)
+                self._warnings.warn(
+                    "write",
+                    len(events),
+                    f"Analytics could not be written ({exc}); requests are still served. Free disk space or "
+                    "check the data directory",
+                )
+                return
+        self.written += len(events)
+
+    @staticmethod
+    def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+        # No transaction may be left to roll back (the commit itself failed): nothing to undo then.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
