@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     debounce_ms: int = Field(
         default=300, ge=0, le=60_000, description="Longest time a burst of file changes is grouped into one reconcile."
     )
+    analytics: bool = Field(
+        default=True, description="Record usage, cost and history in DATA_DIR/muxgate.duckdb (see docs/analytics.md)."
+    )
     prune_archived: bool = Field(
         default=False, description="Remove workspaces no longer declared instead of keeping them archived."
     )
