@@ -241,17 +241,19 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Litestar hands lifespan events to its own handler: only HTTP and websocket scopes come here.
-        host = None
         for key, value in scope["headers"]:
             if key == b"host":
-                host = value
+                server = scope.get("server")
+                # The fast path, inline: a known listening address and a Host value seen in its set.
+                allowed = self._allowed.get(server) if type(server) is tuple else None
+                if (allowed is None or value not in allowed) and not self.allows(value, server):
+                    if scope["type"] == ScopeType.WEBSOCKET:
+                        await send({"type": "websocket.close", "code": 1008, "reason": "Host not allowed"})
+                    else:
+                        await _refuse(scope, send, value)
+                    return
                 break
-        if self.allows(host, scope.get("server")):
-            await self.app(scope, receive, send)
-        elif scope["type"] == ScopeType.WEBSOCKET:
-            await send({"type": "websocket.close", "code": 1008, "reason": "Host not allowed"})
-        else:
-            await _refuse(scope, send, host or b"")
+        await self.app(scope, receive, send)
 
 
 async def _refuse(scope: Scope, send: Send, host: bytes) -> None:
