@@ -205,7 +205,8 @@ class HostCheck:
         )
         # Names allowed on any port, for a gateway behind a reverse proxy that keeps the client's Host.
         self._bare = frozenset(n for n in self._names if _split_host(n)[1] == "")
-        self._allowed: dict[tuple[str, int] | None, frozenset[bytes]] = {}
+        # By listening address: ASGI servers give (host, port), or None for a Unix socket.
+        self._allowed: dict[Any, frozenset[bytes]] = {}
 
     def _allowed_for(self, server: tuple[str, int] | None) -> frozenset[bytes]:
         names = set(LOOPBACK_NAMES)
