@@ -17,6 +17,8 @@ from litestar.handlers import asgi
 from litestar.types import HTTPScope, Receive, Scope, Send
 
 from proxy.admin import admin_router
+from proxy.analytics.lifespan import analytics_lifespan
+from proxy.analytics.routes import analytics_router
 from proxy.asgi import send_json
 from proxy.gateway import CLIENT_FORMAT, ClientError, Gateway
 from proxy.live import LiveReconciler, reconcile_status
@@ -182,9 +184,19 @@ def create_app(
 
     handlers: list[Callable[..., Coroutine[Any, Any, Any]]] = [_proxy_handler(p, api) for p, api in _ROUTES.items()]
     app = Litestar(
-        route_handlers=[*handlers, _prefixed, list_models, ollama_tags, health, admin_router(), reconcile_status],
+        route_handlers=[
+            *handlers,
+            _prefixed,
+            list_models,
+            ollama_tags,
+            health,
+            admin_router(),
+            analytics_router(),
+            reconcile_status,
+        ],
         cors_config=cors_config(settings),
-        lifespan=[lifespan] if live is None else [lifespan, live.lifespan],
+        # Analytics open first and close last, after the requests in flight were recorded.
+        lifespan=[analytics_lifespan(gateway), lifespan] + ([] if live is None else [live.lifespan]),
         # Litestar's default logging config sets the root logger to INFO, which makes httpx log every upstream
         # call; the gateway configures logging itself (proxy.cli).
         logging_config=None,

@@ -117,7 +117,7 @@ class Gateway:
 
     async def handle(self, api: ClientApi, scope: Scope, receive: Receive, send: Send) -> None:
         # Every request gets an id (header x-muxgate-request-id) and, with analytics on, a row however it ends.
-        record = begin_request(self.analytics, api, send, self.registry, scope)
+        record = begin_request(self.analytics, api, send, self.registry, scope, self.active_workspace)
         try:
             await self._handle(api, scope, receive, record)
         except BaseException as exc:

@@ -52,6 +52,7 @@ class RequestRecord:
     __slots__ = (
         "_downstream",
         "_kept",
+        "active_workspace",
         "answer",
         "api",
         "body",
@@ -77,7 +78,13 @@ class RequestRecord:
     )
 
     def __init__(
-        self, api: ClientApi, send: Send, registry: Registry, writer: Writer | None, scope: Any = None
+        self,
+        api: ClientApi,
+        send: Send,
+        registry: Registry,
+        writer: Writer | None,
+        scope: Any = None,
+        active_workspace: str | None = None,
     ) -> None:
         self.request_id = uuid.uuid4().hex
         self.ts_us = time.time_ns() // 1000
@@ -94,6 +101,7 @@ class RequestRecord:
         self.chunks: list[bytes] = []
         self._kept = 0
         self.workspace: str | None = None
+        self.active_workspace = active_workspace
         self.rule: CompiledRule | None = None
         self.body: dict[str, Any] | None = None
         self.instructions = ""
@@ -285,17 +293,17 @@ class RequestRecord:
         return input_tokens, output_tokens, "estimated" if estimated else "provider"
 
     def _named_workspace(self) -> str | None:
-        """The workspace a refused request asked for (it may not exist)."""
+        """The workspace a refused request asked for (it may not exist), else the active one."""
         scope = self.scope
         if not isinstance(scope, dict):
-            return None
+            return self.active_workspace
         name = scope.get("path_params", {}).get("workspace")
         if name:
             return str(name)
         for key, value in scope.get("headers", ()):
             if key == _WORKSPACE_HEADER:
                 return str(value.decode("latin-1"))
-        return None
+        return self.active_workspace
 
 
 def _history_mode(registry: Registry, workspace: str) -> str:

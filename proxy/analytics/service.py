@@ -43,8 +43,10 @@ class Analytics:
 
     # --- recording ---
 
-    def begin(self, api: ClientApi, send: Send, registry: Registry, scope: Any = None) -> RequestRecord:
-        return RequestRecord(api, send, registry, self.writer, scope)
+    def begin(
+        self, api: ClientApi, send: Send, registry: Registry, scope: Any = None, active_workspace: str = "default"
+    ) -> RequestRecord:
+        return RequestRecord(api, send, registry, self.writer, scope, active_workspace)
 
     def record_revision(
         self,
@@ -105,9 +107,10 @@ class Analytics:
 
 
 def begin_request(
-    analytics: Analytics | None, api: ClientApi, send: Send, registry: Registry, scope: Any
+    analytics: Analytics | None, api: ClientApi, send: Send, registry: Registry, scope: Any, active_workspace: str
 ) -> RequestRecord:
-    """A record for every request; with analytics off it still gives the request its id header."""
+    """A record for every request; with analytics off it still gives the request its id header. A request that
+    names no workspace is counted in `active_workspace` until routing says otherwise."""
     if analytics is None:
-        return RequestRecord(api, send, registry, None, scope)
-    return analytics.begin(api, send, registry, scope)
+        return RequestRecord(api, send, registry, None, scope, active_workspace)
+    return analytics.begin(api, send, registry, scope, active_workspace)
