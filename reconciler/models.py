@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "muxgate/v1"
@@ -243,6 +251,12 @@ class MuxRule(_Model):
     model: str = Field(min_length=1, description="Model to route to; one of the provider's models if it lists any.")
 
 
+class HistoryMode(enum.StrEnum):
+    FULL = "full"
+    METADATA = "metadata"
+    OFF = "off"
+
+
 class WorkspaceSpec(_Model):
     archived: bool = Field(
         default=False, strict=True, description="An archived workspace keeps its history but serves nothing."
@@ -253,6 +267,22 @@ class WorkspaceSpec(_Model):
     mux_rules: list[MuxRule] = Field(
         default_factory=list, description="Routing rules in priority order: the first match wins."
     )
+    history: HistoryMode = Field(
+        default=HistoryMode.FULL,
+        description=(
+            "What the gateway keeps of this workspace's conversations: full (messages and answers), metadata "
+            "(when, which model, how many messages; no text) or off. Token usage and cost are recorded regardless."
+        ),
+    )
+
+    @model_serializer(mode="wrap")
+    def _default_history_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # The default written out means the same as the default left out; dumping neither keeps the hash of
+        # every existing state, so adding this field planned no change anywhere.
+        data = handler(self)
+        if isinstance(data, dict) and self.history is HistoryMode.FULL:
+            data.pop("history", None)
+        return data
 
 
 # --- Persona --------------------------------------------------------------------------------------------------
