@@ -101,6 +101,11 @@ def _located(d: Diagnostic) -> str:
     return f"{where}{d.summary}.{detail}".rstrip()
 
 
+def _fingerprint(reason: Reason, attempted: str | None, diagnostics: Sequence[Diagnostic]) -> tuple[Any, ...]:
+    """What makes a failure news: a missing directory is the same failure whatever was diagnosed about it."""
+    return (reason, attempted, () if reason is Reason.SOURCE_UNAVAILABLE else tuple(diagnostics))
+
+
 def change_counts(plan: Plan) -> str:
     """`1 added, 1 changed, 0 archived`, plus recovered and deleted when there are any."""
     parts = [f"{plan.to_add} added", f"{plan.to_change} changed", f"{plan.to_archive} archived"]
@@ -200,7 +205,7 @@ class LiveReconciler:
                 return Startup(checked, None, f"muxgate: {reason}; nothing was served.")
             return self._serve_last(checked, attempted, last, Reason.APPLY_FAILED, reason)
         assert candidate.registry is not None
-        self._commit(candidate, candidate.registry, attempted, checked, log_plan=True)
+        self._commit(candidate, candidate.registry, attempted, checked)
         return Startup(checked, candidate.registry)
 
     def _bootstrap_broken(self, checked: Checked, attempted: str | None, last: LastApplied | None) -> Startup:
@@ -235,7 +240,8 @@ class LiveReconciler:
             log.exception("Building the registry of the last good state failed")
             return Startup(checked, None, f"muxgate: {problem}, and the last good state cannot be served ({exc}).")
         self._desired, self._inventory, self._applied_at = last.desired, last.inventory, last.applied_at
-        label = describe(last.revision, last.desired.hash)
+        self._last_failure = _fingerprint(reason, attempted, checked.diagnostics)
+        label = describe(last.revision, running.hash)
         sentence = f"{problem}; serving the last good {label}, applied at {iso_utc(last.applied_at)}"
         self._set_status(
             ReconcileStatus(
@@ -337,7 +343,14 @@ class LiveReconciler:
         async with self._lock:
             self.reconciles += 1
             attempted = await asyncio.to_thread(git_revision, self.directory)
-            self._set_status(dataclasses.replace(self._status, last_attempted_revision=attempted))
+            self._set_status(
+                dataclasses.replace(
+                    self._status,
+                    reason=Reason.PROGRESSING,
+                    message=f"Reconciling {describe(attempted, None) if attempted else self.directory}.",
+                    last_attempted_revision=attempted,
+                )
+            )
             checked = await asyncio.to_thread(check_dir, self.directory, self._cache)
             if checked.state is None:
                 if any(d.code in _SOURCE_MISSING for d in checked.diagnostics):
@@ -350,9 +363,7 @@ class LiveReconciler:
             try:
                 candidate = await asyncio.to_thread(self._candidate, desired, current.state, attempted)
             except Exception as exc:
-                log.error(
-                    "%s is valid but could not be applied: %s", describe(attempted, desired.hash), exc, exc_info=True
-                )
+                log.debug("Building the registry for %s failed", describe(attempted, desired.hash), exc_info=True)
                 self._fail(
                     Reason.APPLY_FAILED,
                     attempted,
@@ -373,12 +384,9 @@ class LiveReconciler:
             # The apply: one assignment. Requests that already read the old registry finish on it.
             gateway.registry = registry
             self._fall_back_if_inactive(gateway, registry)
-            await asyncio.to_thread(self._commit, candidate, registry, attempted, checked, log_plan=False)
+            await asyncio.to_thread(self._commit, candidate, registry, attempted, checked)
             if candidate.registry is not None and self.last_applied is not None:
-                log.info("applied %s: %s", describe(attempted, registry.state_hash), change_counts(candidate.plan))
                 self._notify(self.last_applied)
-            else:
-                log.debug("%s: no changes to the config", describe(attempted, registry.state_hash))
             return self._status
 
     def _candidate(
@@ -406,9 +414,7 @@ class LiveReconciler:
         registry = None if unchanged and not force_build else self._build(running, revision=attempted)
         return _Candidate(desired, running, inventory, plan, registry)
 
-    def _commit(
-        self, candidate: _Candidate, registry: Registry, attempted: str | None, checked: Checked, *, log_plan: bool
-    ) -> None:
+    def _commit(self, candidate: _Candidate, registry: Registry, attempted: str | None, checked: Checked) -> None:
         """Record an apply: remember it, save it in the data dir, mark Ready. Runs in a worker thread (it writes)."""
         self._applied_at = self._clock()
         self._desired, self._inventory = candidate.desired, candidate.inventory
@@ -431,8 +437,10 @@ class LiveReconciler:
         if candidate.registry is not None:
             self.applies += 1
             self.last_applied = Applied(attempted, self._applied_at, registry.state_hash, candidate.plan)
-        if log_plan and candidate.plan.has_changes:
+        if candidate.registry is not None and candidate.plan.has_changes:
             log.info("applied %s: %s", describe(attempted, registry.state_hash), change_counts(candidate.plan))
+        else:
+            log.debug("%s: no changes to the config", describe(attempted, registry.state_hash))
         self._succeed(registry, attempted, checked, self._applied_at)
 
     def _succeed(
@@ -455,7 +463,7 @@ class LiveReconciler:
 
     def _fail_validation(self, attempted: str | None, checked: Checked) -> None:
         errors = _errors(checked.diagnostics)
-        subject = describe(attempted, None) if attempted is not None else str(self.directory)
+        subject = f"{self.directory} at {describe(attempted, None)}" if attempted is not None else str(self.directory)
         problem = f"{subject} is invalid ({_count(len(errors), 'error')}) and was not applied"
         first = f" First error: {errors[0].location or errors[0].file or '-'}: {errors[0].summary}." if errors else ""
         self._fail(Reason.VALIDATION_FAILED, attempted, checked.diagnostics, problem, first)
@@ -466,7 +474,9 @@ class LiveReconciler:
         """Report a failed attempt; the running registry is untouched."""
         gateway = self._gateway
         serving = gateway.registry if gateway is not None else None
-        kept = f"; still serving {describe(serving.revision, serving.state_hash)}" if serving is not None else ""
+        kept = (
+            f"; serving the last good {describe(serving.revision, serving.state_hash)}" if serving is not None else ""
+        )
         message = problem[0].upper() + problem[1:] + kept + "." + detail
         status = ReconcileStatus(
             False,
@@ -480,7 +490,7 @@ class LiveReconciler:
             diagnostics=tuple(diagnostics),
         )
         # Say it once per distinct failure: the same broken tree seen again (a touch, a catch-up) is not news.
-        fingerprint = (reason, attempted, tuple(diagnostics))
+        fingerprint = _fingerprint(reason, attempted, diagnostics)
         if fingerprint != self._last_failure:
             self._last_failure = fingerprint
             details = "".join(f"\n  {_located(d)}" for d in _errors(diagnostics))

@@ -107,10 +107,13 @@ def diagnostics_json(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
 
 
 def describe(revision: str | None, state_hash: str | None) -> str:
-    """How messages name what was applied: "revision 3f2c1e9", or the state's hash outside git."""
+    """How messages name a config: "revision 3f2c1e9"; a dirty revision with its state's hash, since the same
+    dirty revision names every uncommitted edit; the state's hash alone outside git."""
+    short = state_hash[:12] if state_hash else None
     if revision is not None:
-        return f"revision {revision}"
-    return f"state {state_hash[:12]} (not in git)" if state_hash else "an unnamed state"
+        dirty = revision.endswith("-dirty") and short is not None
+        return f"revision {revision} (state {short})" if dirty else f"revision {revision}"
+    return f"state {short} (not in git)" if short else "an unnamed state"
 
 
 @get(STATUS_PATH, name="reconcile-status", guards=[require_reader], sync_to_thread=False)
