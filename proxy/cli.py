@@ -34,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", help="validate a config directory and print the plan", description=reconcile_cli.__doc__
     )
     reconcile_cli.add_arguments(reconcile)
+    sql = commands.add_parser(
+        "sql",
+        help="query the analytics with SQL, while the gateway runs or not",
+        description="Run one SELECT on the analytics (DATA_DIR/muxgate.duckdb): through the running gateway's "
+        "/api/v1/sql (admin token from MUXGATE_ADMIN_TOKEN or DATA_DIR/admin-token), else on the file read-only.",
+    )
+    sql.add_argument("query", metavar="SQL", help='one SELECT, e.g. "SELECT * FROM usage_daily"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: table)")
+    sql.add_argument("--data-dir", help="the gateway's data directory (MUXGATE_DATA_DIR; default .muxgate)")
+    sql.add_argument("--server", metavar="URL", help="ask the gateway at URL (default: the file, else HOST:PORT)")
+    sql.add_argument("--max-rows", type=int, default=10_000, help="most rows to print, up to 10000 (default)")
     return parser
 
 
@@ -41,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "reconcile":
         return reconcile_cli.run(args)
+    if args.command == "sql":
+        from proxy.analytics.sql_cli import run as run_sql
+
+        return run_sql(args)
     return serve(args)
 
 
@@ -53,6 +68,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from proxy.analytics import AnalyticsError
+    from proxy.analytics.lifespan import preflight
     from proxy.app import create_app
     from proxy.live import LiveReconciler
     from proxy.security import exposure_warning
@@ -81,7 +98,8 @@ def serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("muxgate")
     try:
         prepare_data_dir(settings.data_dir)
-    except DataDirError as exc:
+        preflight(settings)  # the analytics database opens and is of a version this one can use
+    except (DataDirError, AnalyticsError) as exc:
         print(f"muxgate: {exc}", file=sys.stderr)
         return 1
     # The directory's config, or the last good one saved in the data dir when the directory is broken.

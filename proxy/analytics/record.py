@@ -308,6 +308,4 @@ class RequestRecord:
 
 def _history_mode(registry: Registry, workspace: str) -> str:
     resource = registry.state.workspaces.get(workspace)
-    if resource is None:
-        return "full"
-    return str(getattr(resource.spec, "history", "full"))
+    return resource.spec.history.value if resource is not None else "full"

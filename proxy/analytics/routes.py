@@ -14,10 +14,6 @@ are `{"detail": "<sentence>"}`, as in the rest of the admin API.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
-import uuid
 from typing import Annotated, Any
 
 import duckdb
@@ -30,6 +26,7 @@ from proxy.security import require_admin, require_reader
 from . import queries
 from .service import MAX_ROWS, Analytics
 from .sql_safety import SqlError
+from .values import jsonable
 from .writer import QueryTimeout
 
 NO_WORKSPACE = "Workspace does not exist"
@@ -47,29 +44,6 @@ def _analytics(request: Request[Any, Any, Any]) -> Analytics:
 
 def _bad_request(message: str) -> HTTPException:
     return HTTPException(status_code=400, detail=message)
-
-
-def jsonable(value: Any) -> Any:
-    """A DuckDB value as JSON: timestamps ISO 8601, decimals as numbers, blobs as base64, intervals in seconds."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return str(value)
 
 
 @post("/sql", guards=[require_admin], status_code=200)
