@@ -1,0 +1,260 @@
+"""`muxgate serve DIR` as a real process following its directory: an edit goes live, a broken commit is refused and
+reported, and a restart with a broken directory serves the last good config from the data dir (and says so)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import pytest
+
+from proxy.testing.fake_provider import FakeProvider
+
+MUXGATE = str(Path(sys.executable).parent / "muxgate")
+URL = re.compile(r"^Muxgate serving .* on (?P<url>http://127\.0\.0\.1:\d+)$")
+BROKEN = """\
+apiVersion: muxgate/v1
+kind: Workspace
+metadata: {name: default}
+spec:
+  muxRules:
+    - match: {type: catch_all}
+      provider: opnai
+      model: fake-model
+"""
+
+
+def provider_yaml(fake_url: str) -> str:
+    return (
+        "apiVersion: muxgate/v1\nkind: Provider\nmetadata: {name: fake}\n"
+        f"spec:\n  type: openai\n  endpoint: {fake_url}/v1\n"
+    )
+
+
+def workspace_yaml(model: str) -> str:
+    return (
+        "apiVersion: muxgate/v1\nkind: Workspace\nmetadata: {name: default}\nspec:\n  muxRules:\n"
+        f"    - match: {{type: catch_all}}\n      provider: fake\n      model: {model}\n"
+    )
+
+
+class Served:
+    """A `muxgate serve` process; threads read its output so waiting for a line never blocks forever."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MUXGATE_")}
+        self.process = subprocess.Popen(
+            [MUXGATE, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stdout, self.stdout, True), daemon=True),
+            threading.Thread(target=self._read, args=(self.process.stderr, self.stderr, False), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: TextIO, into: list[str], announce: bool) -> None:
+        for line in stream:
+            into.append(line)
+            if announce:
+                self._lines.put(line.rstrip("\n"))
+        if announce:
+            self._lines.put(None)
+
+    def url(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"No URL line within {timeout} s; output: {self.output()}") from None
+            if line is None:
+                raise AssertionError(f"muxgate exited before serving; output: {self.output()}")
+            if match := URL.match(line):
+                return match["url"]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(15)
+        for reader in self._readers:
+            reader.join(15)
+        return code
+
+    def output(self) -> str:
+        return "".join(self.stdout) + "".join(self.stderr)
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[Path], Served]]:
+    """`serve(DIR)` starts `muxgate serve DIR` on a free port with a data dir in tmp_path."""
+    started: list[Served] = []
+
+    def start(directory: Path) -> Served:
+        server = Served([str(directory), "--port", "0", "--data-dir", str(tmp_path / "data")])
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+        server.stop()
+        assert server.process.stdout is not None
+        assert server.process.stderr is not None
+        server.process.stdout.close()
+        server.process.stderr.close()
+
+
+@pytest.fixture
+def git(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """git with no user or system configuration and a fixed identity (the gateway process inherits it)."""
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CEILING_DIRECTORIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Muxgate Tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@muxgate.invalid")
+
+    def run(cwd: Path, *args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
+        return done.stdout.strip()
+
+    return run
+
+
+@pytest.fixture
+def repo(tmp_path: Path, fake: FakeProvider, git: Callable[..., str]) -> Path:
+    root = tmp_path / "config"
+    root.mkdir()
+    (root / "providers.yaml").write_text(provider_yaml(fake.url))
+    (root / "default.yaml").write_text(workspace_yaml("fake-model"))
+    git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "first")
+    return root
+
+
+@pytest.fixture
+def commit(repo: Path, git: Callable[..., str]) -> Callable[[Mapping[str, str]], str]:
+    def run(files: Mapping[str, str]) -> str:
+        for rel, text in files.items():
+            (repo / rel).write_text(text)
+        git(repo, "commit", "--quiet", "--all", "-m", "change")
+        return git(repo, "rev-parse", "--short=12", "HEAD")
+
+    return run
+
+
+def status_until(
+    http: httpx.Client, url: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15
+) -> dict[str, Any]:
+    """Poll the status endpoint until `predicate` holds; fail with the last status after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = http.get(f"{url}/api/v1/reconcile/status").json()
+        if predicate(status):
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"The status did not reach the expected state in {timeout} s: {status}")
+        time.sleep(0.02)
+
+
+def chat_model(http: httpx.Client, url: str, fake: FakeProvider) -> str | None:
+    body = {"model": "any", "messages": [{"role": "user", "content": "hello"}]}
+    response = http.post(f"{url}/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    return fake.requests[-1].model
+
+
+def test_commits_go_live_and_a_broken_one_is_refused_with_its_location(
+    repo: Path,
+    commit: Callable[[Mapping[str, str]], str],
+    serve: Callable[[Path], Served],
+    fake: FakeProvider,
+    http: httpx.Client,
+) -> None:
+    server = serve(repo)
+    url = server.url()
+    assert chat_model(http, url, fake) == "fake-model"
+
+    second = commit({"default.yaml": workspace_yaml("fake-model-large")})
+    status_until(http, url, lambda s: s["revision"] == second and s["ready"])
+    assert chat_model(http, url, fake) == "fake-model-large"
+
+    broken = commit({"default.yaml": BROKEN})
+    status = status_until(http, url, lambda s: s["lastAttemptedRevision"] == broken and s["reason"] != "Progressing")
+    assert (status["ready"], status["reason"], status["revision"]) == (False, "ValidationFailed", second)
+    assert [(d["file"], d["line"], d["column"]) for d in status["diagnostics"]] == [("default.yaml", 7, 17)]
+    assert chat_model(http, url, fake) == "fake-model-large"
+
+    assert server.stop() == -signal.SIGTERM
+    assert "default.yaml:7:17: unknown provider in mux rule." in server.output()
+    # The edit may be seen just before git records it, as the previous commit plus "-dirty".
+    assert re.search(
+        r"applied revision [0-9a-f]{12}(-dirty \(state \w+\))?: 0 added, 1 changed, 0 archived", server.output()
+    )
+    assert "Traceback" not in server.output()
+
+
+def test_a_restart_with_a_broken_directory_serves_the_last_good_config_and_says_so(
+    repo: Path,
+    commit: Callable[[Mapping[str, str]], str],
+    git: Callable[..., str],
+    serve: Callable[[Path], Served],
+    fake: FakeProvider,
+    http: httpx.Client,
+) -> None:
+    good = git(repo, "rev-parse", "--short=12", "HEAD")
+    first = serve(repo)
+    first.url()
+    assert first.stop() == -signal.SIGTERM
+
+    broken = commit({"default.yaml": BROKEN})
+    second = serve(repo)
+    url = second.url()
+    out = second.output()
+    assert "on default.yaml line 7, column 17, in spec.muxRules[0].provider:" in out
+    assert f"is invalid (1 error); serving the last good revision {good}, applied at " in "".join(second.stderr)
+    status = status_until(http, url, lambda s: s["reason"] != "Progressing")
+    assert (status["ready"], status["reason"]) == (False, "ValidationFailed")
+    assert (status["revision"], status["lastAttemptedRevision"]) == (good, broken)
+    assert f"serving the last good revision {good}" in status["message"]
+    assert chat_model(http, url, fake) == "fake-model"
+
+    fixed = commit({"default.yaml": workspace_yaml("fake-model-large")})
+    status_until(http, url, lambda s: s["revision"] == fixed and s["ready"])
+    assert chat_model(http, url, fake) == "fake-model-large"
+
+
+def test_a_state_saved_for_another_directory_is_not_served(
+    repo: Path, tmp_path: Path, serve: Callable[[Path], Served], http: httpx.Client
+) -> None:
+    first = serve(repo)
+    first.url()
+    assert first.stop() == -signal.SIGTERM
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "default.yaml").write_text(BROKEN)
+    second = serve(other)
+    assert second.process.wait(30) == 1
+    assert f"came from {repo.resolve()}, not {other.resolve()}; it is not used" in second.output()
+    assert f"muxgate: {other} is invalid (1 error); nothing was served." in "".join(second.stderr)
