@@ -171,15 +171,18 @@ class RequestRecord:
         registry = self.registry
         # An answer was given, whole or in part (a client that left mid-stream saw a 2xx start).
         answered = self.called and (200 <= status < 300 or (status == CLIENT_CLOSED and 200 <= self.status < 300))
-        data = b"".join(self.chunks) if answered or status >= 400 else b""
-        answer_text: str | None = None
+        data = b"".join(self.chunks) if answered or status >= 400 or self.translator else b""
+        decoded: tuple[str, str | None] | None = None
+
+        def decode() -> tuple[str, str | None]:
+            nonlocal decoded
+            if decoded is None:
+                streamed = translator is not None
+                decoded = texts.stream_text(fmt, data) if streamed else (texts.json_text(fmt, data), None)
+            return decoded
 
         def answer() -> str:
-            nonlocal answer_text
-            if answer_text is None:
-                streamed = translator is not None
-                answer_text = texts.stream_text(fmt, data) if streamed else texts.json_text(fmt, data)
-            return answer_text
+            return decode()[0]
 
         input_tokens, output_tokens, source = self._usage(answered, answer)
         price = rule.provider.prices.get(rule.model) if rule is not None else None
@@ -193,8 +196,9 @@ class RequestRecord:
         error = None
         if status >= 400:
             error = texts.error_text(data) if data else None
-        elif translator is not None and translator.error and not translator.complete:
-            error = translator.error
+        elif translator is not None and not translator.complete:
+            # The provider's error, or the one the gateway ended the client's stream with.
+            error = translator.error or decode()[1]
         if isinstance(self.failure, Exception):
             error = error or f"{type(self.failure).__name__}: {self.failure}"
         requested = body.get("model") if body is not None else None

@@ -24,7 +24,7 @@ from reconciler.models import ApiFormat
 
 CHARS_PER_TOKEN = 4
 # Keys whose string values are words of the conversation rather than its structure.
-_TEXT_KEYS = frozenset({"content", "text", "prompt", "system", "suffix", "arguments", "input", "thinking"})
+_TEXT_KEYS = frozenset({"content", "text", "prompt", "system", "suffix", "arguments", "thinking"})
 
 
 def estimate_tokens(chars: int) -> int:
@@ -36,14 +36,15 @@ def text_chars(value: Any, *, counted: bool = False) -> int:
     if isinstance(value, str):
         return len(value) if counted else 0
     if isinstance(value, dict):
-        return sum(text_chars(v, counted=counted or k in _TEXT_KEYS) for k, v in value.items())
+        # Inside an object only text keys count: a part's "type" or a message's "role" is structure.
+        return sum(text_chars(v, counted=k in _TEXT_KEYS) for k, v in value.items())
     if isinstance(value, list):
         return sum(text_chars(v, counted=counted) for v in value)
     return 0
 
 
 def prompt_chars(body: dict[str, Any]) -> int:
-    return sum(text_chars(body.get(key), counted=True) for key in ("messages", "system", "prompt", "suffix"))
+    return text_chars({key: body.get(key) for key in ("messages", "system", "prompt", "suffix")})
 
 
 def conversation(body: dict[str, Any]) -> list[Any]:
@@ -102,8 +103,9 @@ class _TextSink(Encoder):
         self.parts.append(fragment)
 
 
-def stream_text(fmt: ApiFormat, data: bytes) -> str:
-    """The text a client received in a stream of format `fmt`, as far as it went."""
+def stream_text(fmt: ApiFormat, data: bytes) -> tuple[str, str | None]:
+    """The text a client received in a stream of format `fmt`, as far as it went, and the error the stream
+    ended with, if any."""
     sink, state = _TextSink(), StreamState()
     if fmt is ApiFormat.OLLAMA:
         ndjson = NdjsonParser()
@@ -119,7 +121,7 @@ def stream_text(fmt: ApiFormat, data: bytes) -> str:
             events.event(event)
             if state.error is not None:
                 break
-    return "".join(sink.parts).strip("\n")
+    return "".join(sink.parts).strip("\n"), state.error
 
 
 def json_text(fmt: ApiFormat, data: bytes) -> str:
