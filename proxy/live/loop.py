@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -293,6 +294,9 @@ class LiveReconciler:
         """Run the watcher while the app runs (when `settings.watch`); stop it promptly on shutdown."""
         self._loop = asyncio.get_running_loop()
         if self.watch_enabled:
+            # Naming the revision runs `git status`, which refreshes git's index under .git/index.lock unless told
+            # not to; right after a save, that lock would make the user's own `git commit` fail.
+            os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")
             self._stop = asyncio.Event()
             self._task = asyncio.create_task(self.watcher.run(self._stop), name="muxgate-watch")
         try:
@@ -342,35 +346,27 @@ class LiveReconciler:
             raise RuntimeError("The reconciler has no gateway; pass it to create_app(..., live=...) first.")
         async with self._lock:
             self.reconciles += 1
-            attempted = await asyncio.to_thread(git_revision, self.directory)
-            self._set_status(
-                dataclasses.replace(
-                    self._status,
-                    reason=Reason.PROGRESSING,
-                    message=f"Reconciling {describe(attempted, None) if attempted else self.directory}.",
-                    last_attempted_revision=attempted,
-                )
-            )
-            checked = await asyncio.to_thread(check_dir, self.directory, self._cache)
-            if checked.state is None:
+            current = gateway.registry
+            # One hop to a worker thread for all the CPU work: each hop back waits for the event loop, which is
+            # busy serving requests.
+            attempted, checked, outcome = await asyncio.to_thread(self._attempt, current.state)
+            if outcome is None:
                 if any(d.code in _SOURCE_MISSING for d in checked.diagnostics):
                     self._fail(Reason.SOURCE_UNAVAILABLE, attempted, checked.diagnostics, self._missing_sentence())
                 else:
                     self._fail_validation(attempted, checked)
                 return self._status
-            current = gateway.registry
-            desired = checked.state
-            try:
-                candidate = await asyncio.to_thread(self._candidate, desired, current.state, attempted)
-            except Exception as exc:
-                log.debug("Building the registry for %s failed", describe(attempted, desired.hash), exc_info=True)
+            if isinstance(outcome, Exception):
+                label = describe(attempted, checked.state.hash if checked.state else None)
+                log.debug("Building the registry for %s failed", label, exc_info=outcome)
                 self._fail(
                     Reason.APPLY_FAILED,
                     attempted,
                     checked.diagnostics,
-                    f"the registry for {describe(attempted, desired.hash)} could not be built ({exc})",
+                    f"the registry for {label} could not be built ({outcome})",
                 )
                 return self._status
+            candidate = outcome
             if candidate.registry is not None:
                 registry = candidate.registry
             elif attempted != current.revision or candidate.running.origins != current.state.origins:
@@ -378,7 +374,7 @@ class LiveReconciler:
                 # the compiled registry is reused as is.
                 registry = dataclasses.replace(current, state=candidate.running, revision=attempted)
             else:
-                log.debug("%s: no changes", describe(attempted, desired.hash))
+                log.debug("%s: no changes", describe(attempted, candidate.running.hash))
                 self._succeed(current, attempted, checked, self._applied_at)
                 return self._status
             # The apply: one assignment. Requests that already read the old registry finish on it.
@@ -388,6 +384,26 @@ class LiveReconciler:
             if candidate.registry is not None and self.last_applied is not None:
                 self._notify(self.last_applied)
             return self._status
+
+    def _attempt(self, current: DesiredState) -> tuple[str | None, Checked, _Candidate | Exception | None]:
+        """Record the revision, load, validate, plan and build: (revision, checked, candidate); the candidate is
+        None when the directory is invalid, the exception when the registry could not be built. Worker thread."""
+        attempted = git_revision(self.directory)
+        self._set_status(
+            dataclasses.replace(
+                self._status,
+                reason=Reason.PROGRESSING,
+                message=f"Reconciling {describe(attempted, None) if attempted else self.directory}.",
+                last_attempted_revision=attempted,
+            )
+        )
+        checked = check_dir(self.directory, self._cache)
+        if checked.state is None:
+            return attempted, checked, None
+        try:
+            return attempted, checked, self._candidate(checked.state, current, attempted)
+        except Exception as exc:
+            return attempted, checked, exc
 
     def _candidate(
         self,

@@ -9,6 +9,8 @@ What counts as a change: a YAML file added, modified or deleted outside hidden f
 (it takes its files with it); and, when the directory is in git, a moved branch or HEAD (a commit or a checkout
 that changed no file still changes the revision). While git holds `index.lock` a checkout or pull is half done,
 so the reconcile waits for the lock to go (at most `git_wait_limit` seconds, in case a crashed git left it behind).
+The lock's events only wake a waiting reconcile; alone they are no change: `git status`, which names the revision,
+may take the lock too, and every reconcile would trigger the next.
 
 The directory may disappear (deleted, renamed, an unmounted volume): the watcher reports it, checks every
 `poll_interval` seconds whether it is back, and then watches it again, first reconciling whatever changed
@@ -83,6 +85,10 @@ class ChangeFilter:
         if change is Change.deleted:
             return "." not in parts[-1]
         return os.path.isdir(path)
+
+    def is_git_lock(self, path: str) -> bool:
+        """An event of git's index lock: it wakes a reconcile that waits for git, it is no change by itself."""
+        return any(path == os.path.join(git_dir, _GIT_LOCK) for git_dir in self._git_dirs)
 
 
 def git_dirs(directory: Path) -> tuple[Path, ...]:
@@ -171,9 +177,10 @@ class Watcher:
         roots = [self.directory, *(g for g in gits if _relative(str(g), str(self.directory)) is None)]
         pending = True  # catch up with whatever changed before this watch started
         deferred_since: float | None = None
+        accept = ChangeFilter(self.directory, gits)
         async for changes in awatch(
             *roots,
-            watch_filter=ChangeFilter(self.directory, gits),
+            watch_filter=accept,
             debounce=self._debounce_ms,
             step=STEP_MS,
             stop_event=stop,
@@ -184,7 +191,7 @@ class Watcher:
             if _identity(self.directory) != identity:
                 # Deleted, renamed away, or replaced by another folder: the watch follows the old one, so restart.
                 return
-            pending = pending or bool(changes)
+            pending = pending or any(not accept.is_git_lock(path) for _, path in changes)
             if pending and any((g / _GIT_LOCK).exists() for g in gits):
                 deferred_since = deferred_since or time.monotonic()
                 if time.monotonic() - deferred_since < self._git_wait_limit:

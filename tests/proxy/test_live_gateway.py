@@ -301,6 +301,16 @@ def test_a_commit_that_changes_no_file_renames_the_applied_revision(
     assert not [m for m in caplog.messages if m.startswith("applied ")]
 
 
+def test_an_applied_edit_is_not_followed_by_more_reconciles(repo: Path, serve_live: Callable[..., LiveServer]) -> None:
+    # Naming the revision runs git, and git may touch .git/index.lock: that must not start the next reconcile.
+    server = serve_live(repo)
+    write(repo, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    server.wait(lambda s: s.ready and bool(s.revision and s.revision.endswith("-dirty")))
+    settled = server.live.reconciles
+    with pytest.raises(TimeoutError):
+        server.live.wait_for(lambda _: server.live.reconciles > settled, timeout=1)
+
+
 def test_a_checkout_of_many_files_is_one_reconcile(
     repo: Path,
     git: Callable[..., str],

@@ -92,9 +92,7 @@ def test_an_added_folder_counts_and_an_added_plain_file_does_not(tmp_path: Path)
         ("FETCH_HEAD", False),
     ],
 )
-def test_in_the_git_directory_only_moved_branches_and_git_finishing_count(
-    tmp_path: Path, rel: str, counts: bool
-) -> None:
+def test_in_the_git_directory_only_moved_branches_count(tmp_path: Path, rel: str, counts: bool) -> None:
     root = tmp_path / "repo"
     accept = ChangeFilter(root, [root / ".git"])
     assert accept(Change.modified, str(root / ".git" / rel)) is counts
