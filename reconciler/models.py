@@ -251,6 +251,40 @@ class MuxRule(_Model):
     model: str = Field(min_length=1, description="Model to route to; one of the provider's models if it lists any.")
 
 
+class SecretsMode(enum.StrEnum):
+    REDACT = "redact"
+    ALERT = "alert"
+    OFF = "off"
+
+
+class SecretPattern(_Model):
+    name: Name = Field(description="What the secret is called in alerts, for example acme-deploy-token.")
+    regex: str = Field(
+        min_length=1,
+        description=(
+            "Python regular expression matching the secret. Nested or adjacent unbounded repeats ((a+)+, \\w+\\w+) "
+            "are refused, since they can take exponential time."
+        ),
+    )
+
+
+class SecretsSpec(_Model):
+    mode: SecretsMode = Field(
+        default=SecretsMode.REDACT,
+        description=(
+            "redact: secrets become REDACTED<id> placeholders before the request leaves and are restored in the "
+            "answer; alert: secrets are only reported; off: nothing is scanned. Alerts are recorded unless off."
+        ),
+    )
+    patterns: list[SecretPattern] = Field(
+        default_factory=list, description="More secrets to protect in this workspace, besides the built-in rules."
+    )
+    values: list[SecretRef] = Field(
+        default_factory=list,
+        description="Literal values to protect wherever they appear: {fromEnv: NAME} or {fromFile: PATH}.",
+    )
+
+
 class HistoryMode(enum.StrEnum):
     FULL = "full"
     METADATA = "metadata"
@@ -274,6 +308,10 @@ class WorkspaceSpec(_Model):
             "(when, which model, how many messages; no text) or off. Token usage and cost are recorded regardless."
         ),
     )
+    secrets: SecretsSpec = Field(
+        default_factory=SecretsSpec,
+        description="Secret protection: the mode, and patterns and values to protect besides the built-in rules.",
+    )
 
     @model_serializer(mode="wrap")
     def _default_history_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -282,6 +320,8 @@ class WorkspaceSpec(_Model):
         data = handler(self)
         if isinstance(data, dict) and self.history is HistoryMode.FULL:
             data.pop("history", None)
+        if isinstance(data, dict) and self.secrets == SecretsSpec():
+            data.pop("secrets", None)
         return data
 
 
@@ -290,6 +330,19 @@ class WorkspaceSpec(_Model):
 
 class PersonaSpec(_Model):
     description: str = Field(min_length=1, description="What the persona does.")
+
+
+# --- SecretPolicy ---------------------------------------------------------------------------------------------
+
+
+class SecretPolicySpec(_Model):
+    patterns: list[SecretPattern] = Field(
+        default_factory=list, description="Secrets to protect in every workspace, besides the built-in rules."
+    )
+    values: list[SecretRef] = Field(
+        default_factory=list,
+        description="Literal values to protect in every workspace: {fromEnv: NAME} or {fromFile: PATH}.",
+    )
 
 
 # --- Documents ------------------------------------------------------------------------------------------------
@@ -321,9 +374,19 @@ class Persona(_Document):
     spec: PersonaSpec = Field(description="The persona's description.")
 
 
-Resource = Provider | Workspace | Persona
-KINDS: dict[str, type[Provider] | type[Workspace] | type[Persona]] = {
+class SecretPolicy(_Document):
+    """Secrets to protect in every workspace (global)."""
+
+    kind: Literal["SecretPolicy"] = Field(
+        description="Always SecretPolicy: patterns and values protected in every workspace."
+    )
+    spec: SecretPolicySpec = Field(description="The patterns and values to protect.")
+
+
+Resource = Provider | Workspace | Persona | SecretPolicy
+KINDS: dict[str, type[Provider] | type[Workspace] | type[Persona] | type[SecretPolicy]] = {
     "Provider": Provider,
     "Workspace": Workspace,
     "Persona": Persona,
+    "SecretPolicy": SecretPolicy,
 }

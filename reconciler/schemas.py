@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
-from reconciler.models import API_VERSION, KINDS, Persona, Provider, Workspace
+from reconciler.models import API_VERSION, KINDS, Persona, Provider, SecretPolicy, Workspace
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A URN rather than a web address: the schemas are read from the repository, not fetched, and a URN can never
@@ -30,7 +30,7 @@ ID_PREFIX = "urn:muxgate:schema:v1:"
 ANY_KIND_FILE = "muxgate.schema.json"
 DEFAULT_OUT = Path("schemas")
 
-_AnyDocument = Annotated[Provider | Workspace | Persona, Field(discriminator="kind")]
+_AnyDocument = Annotated[Provider | Workspace | Persona | SecretPolicy, Field(discriminator="kind")]
 
 
 class _WithoutFieldTitles(GenerateJsonSchema):

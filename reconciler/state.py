@@ -21,11 +21,14 @@ from reconciler.models import (
     Persona,
     Provider,
     Resource,
+    SecretPolicy,
     Workspace,
     WorkspaceSpec,
 )
 
-KIND_ORDER = ("Provider", "Persona", "Workspace")
+KIND_ORDER = ("Provider", "Persona", "SecretPolicy", "Workspace")
+# Kinds added after the first release count in the hash only when declared, so existing states keep theirs.
+_LATER_KINDS = frozenset({"SecretPolicy"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class DesiredState:
     providers: Mapping[str, Provider]
     personas: Mapping[str, Persona]
     workspaces: Mapping[str, Workspace]
+    secret_policies: Mapping[str, SecretPolicy] = field(default_factory=lambda: MappingProxyType({}))
     origins: Mapping[tuple[str, str], Origin] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     hash: str = ""
     # Canonical JSON of each resource's essence, by (kind, name): equal strings mean nothing to plan.
@@ -61,6 +65,7 @@ class DesiredState:
         """Normalise validated resources into a state. Names must already be unique per kind."""
         providers: dict[str, Provider] = {}
         personas: dict[str, Persona] = {}
+        secret_policies: dict[str, SecretPolicy] = {}
         workspaces: dict[str, Workspace] = {}
         origins: dict[tuple[str, str], Origin] = {}
         for resource, origin in resources:
@@ -69,6 +74,8 @@ class DesiredState:
                 providers[name] = resource
             elif isinstance(resource, Persona):
                 personas[name] = resource
+            elif isinstance(resource, SecretPolicy):
+                secret_policies[name] = resource
             else:
                 workspaces[name] = resource
             if origin is not None:
@@ -78,6 +85,7 @@ class DesiredState:
         state = cls(
             providers=_frozen(providers.items()),
             personas=_frozen(personas.items()),
+            secret_policies=_frozen(secret_policies.items()),
             workspaces=_frozen(workspaces.items()),
             origins=MappingProxyType(origins),
         )
@@ -95,6 +103,7 @@ class DesiredState:
     def resources(self) -> Iterable[Resource]:
         yield from self.providers.values()
         yield from self.personas.values()
+        yield from self.secret_policies.values()
         yield from self.workspaces.values()
 
     def essence(self) -> dict[str, Any]:
@@ -108,6 +117,7 @@ class DesiredState:
         return {
             "Provider": {name: provider_essence(p) for name, p in self.providers.items()},
             "Persona": {name: _dump(p) for name, p in self.personas.items()},
+            "SecretPolicy": {name: _dump(p) for name, p in self.secret_policies.items()},
             "Workspace": {name: workspace_essence(w) for name, w in self.workspaces.items()},
         }
 
@@ -183,5 +193,8 @@ def _hash_of_digests(digests: Mapping[tuple[str, str], str]) -> str:
     kinds: dict[str, list[str]] = {kind: [] for kind in sorted(KIND_ORDER)}
     for (kind, name), text in sorted(digests.items()):
         kinds[kind].append(f"{json.dumps(name, ensure_ascii=False)}:{text}")
+    for kind in _LATER_KINDS:
+        if not kinds[kind]:
+            del kinds[kind]
     body = ",".join(f"{json.dumps(kind)}:{{{','.join(items)}}}" for kind, items in kinds.items())
     return hashlib.sha256(("{" + body + "}").encode()).hexdigest()

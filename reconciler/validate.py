@@ -33,9 +33,12 @@ from reconciler.models import (
     Provider,
     ProviderSpec,
     Resource,
+    SecretPattern,
+    SecretPolicy,
     SecretRef,
     Workspace,
 )
+from reconciler.regex_safety import regex_problem
 from reconciler.state import DesiredState, Origin
 
 
@@ -509,6 +512,22 @@ class _Checker:
         for resource, doc in unique:
             if isinstance(resource, Workspace):
                 self._workspace(resource, doc, providers)
+                self._secret_patterns(doc, ("spec", "secrets", "patterns"), resource.spec.secrets.patterns)
+            elif isinstance(resource, SecretPolicy):
+                self._secret_patterns(doc, ("spec", "patterns"), resource.spec.patterns)
+
+    def _secret_patterns(self, doc: Document, base: YamlPath, patterns: Sequence[SecretPattern]) -> None:
+        for i, pattern in enumerate(patterns):
+            problem = regex_problem(pattern.regex)
+            if problem:
+                self.report(
+                    doc,
+                    (*base, i, "regex"),
+                    "unusable secret pattern",
+                    f'Pattern "{pattern.name}": {problem[:1].lower()}{problem[1:]}',
+                    "Write a Python regular expression that starts with a literal, such as acme_[A-Za-z0-9]{32}.",
+                    code="unsafe-pattern",
+                )
 
     def _workspace(self, ws: Workspace, doc: Document, providers: dict[str, Provider]) -> None:
         name = ws.metadata.name

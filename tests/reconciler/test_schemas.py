@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler import schemas
 from reconciler.loader import Document, load_dir
+from reconciler.models import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "schemas"
@@ -68,6 +69,7 @@ def test_generation_is_deterministic_and_canonical() -> None:
         "muxgate.schema.json",
         "persona.schema.json",
         "provider.schema.json",
+        "secretpolicy.schema.json",
         "workspace.schema.json",
     ]
     for name, text in first.items():
@@ -131,7 +133,7 @@ def test_every_model_field_has_a_description() -> None:
 def test_any_kind_schema_tells_kinds_apart() -> None:
     schema = _load_schema("muxgate.schema.json")
     assert schema["discriminator"]["propertyName"] == "kind"
-    assert len(schema["oneOf"]) == 3
+    assert len(schema["oneOf"]) == len(KINDS)
 
 
 @pytest.mark.parametrize(
