@@ -76,7 +76,9 @@ async def run_sql(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 @get("/analytics", guards=[require_reader])
 async def analytics_status(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return _analytics(request).stats()
+    analytics = _analytics(request)
+    await analytics.flush()
+    return analytics.stats()
 
 
 async def _workspace(request: Request[Any, Any, Any], name: FromPath[str]) -> Analytics:
