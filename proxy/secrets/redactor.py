@@ -1,0 +1,134 @@
+"""Redaction: every string of a request body that leaves for the provider is scanned; each secret is replaced by
+its placeholder (mode `redact`) or only reported (mode `alert`).
+
+    upstream body ─ scan every string (messages, system blocks, tool calls and results, prompts, suffixes…)
+                  ─ ids for the secrets (never one a client-sent placeholder already uses)
+                  ─ a copy of the body with placeholders, the id → secret table, one alert per secret
+
+Binary payloads (base64 images, audio, documents) are not scanned: they are not text a secret is pasted into,
+and scanning megabytes of base64 would only find noise. The body passed in is never modified: containers on the
+way to a changed string are copied, the rest is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .alerts import MASK, SecretAlert, masked_context, now
+from .placeholders import FORMS, Issuer, placeholder
+from .scanner import PLACEHOLDER, Finding, Scanner
+
+
+@dataclass
+class Redaction:
+    """What protecting one request did: the body to send, the secrets it replaced and the alerts to record."""
+
+    body: dict[str, Any]
+    values: dict[str, str] = field(default_factory=dict)  # placeholder id → secret (empty unless redacted)
+    alerts: list[SecretAlert] = field(default_factory=list)
+
+    @property
+    def restores(self) -> bool:
+        """The answer must go through the restorer: placeholders were sent."""
+        return bool(self.values)
+
+
+def redact(body: dict[str, Any], scanner: Scanner, *, workspace: str, replace: bool = True) -> Redaction:
+    """Scan `body`; with `replace`, return a copy in which each secret is its placeholder."""
+    findings: dict[str, list[Finding]] = {}
+    taken: set[str] = set()
+
+    def scan(text: str) -> str:
+        if text not in findings:
+            found = scanner.scan(text)
+            findings[text] = [f for f in found if f.rule != PLACEHOLDER]
+            for f in found:
+                if f.rule == PLACEHOLDER and (form := FORMS.match(text, f.start)) is not None:
+                    taken.add(form.group("id").lower())
+        return text
+
+    _walk(body, scan)
+    if not any(findings.values()):
+        return Redaction(body)
+    issuer = Issuer(taken)
+    alerts: list[SecretAlert] = []
+    alerted: set[tuple[str, str]] = set()
+    when = now()
+    for text, found in findings.items():
+        if not found:
+            continue
+        ids = [issuer.id_for(text[f.start : f.end]) for f in found]
+        masks = [placeholder(i) if replace else MASK for i in ids]
+        for finding, secret_id in zip(found, ids, strict=True):
+            if (finding.rule, secret_id) in alerted:
+                continue  # the same secret again (conversation history): one alert per request
+            alerted.add((finding.rule, secret_id))
+            alerts.append(
+                SecretAlert(
+                    workspace=workspace,
+                    rule=finding.rule,
+                    trigger_string=finding.label,
+                    code_snippet=masked_context(text, finding, found, masks),
+                    redacted=replace,
+                    placeholder=placeholder(secret_id) if replace else None,
+                    timestamp=when,
+                )
+            )
+    if not replace:
+        return Redaction(body, alerts=alerts)
+
+    def substitute(text: str) -> str:
+        found = findings.get(text)
+        if not found:
+            return text
+        out: list[str] = []
+        at = 0
+        for f in found:
+            out.append(text[at : f.start])
+            out.append(placeholder(issuer.id_for(text[f.start : f.end])))
+            at = f.end
+        out.append(text[at:])
+        return "".join(out)
+
+    redacted = _walk(body, substitute)
+    return Redaction(redacted, dict(issuer.values), alerts)
+
+
+def _binary(node: dict[str, Any], key: str) -> bool:
+    """Keys whose value is an encoded file: Ollama's `images`, Anthropic's base64 `source.data`, OpenAI's
+    `input_audio.data`."""
+    if key == "images":
+        return True
+    return key == "data" and (node.get("type") == "base64" or "format" in node)
+
+
+def _walk(node: Any, visit: Callable[[str], str]) -> Any:
+    """`node` with `visit` applied to every string in it (dict keys excepted); a container is copied only when
+    something in it changed."""
+    if isinstance(node, str):
+        if node.startswith("data:") and ";base64," in node[:100]:
+            return node
+        return visit(node)
+    if isinstance(node, dict):
+        changed: dict[str, Any] | None = None
+        for key, value in node.items():
+            if isinstance(value, str | dict | list) and not _binary(node, key):
+                new = _walk(value, visit)
+                if new is not value:
+                    if changed is None:
+                        changed = dict(node)
+                    changed[key] = new
+        return node if changed is None else changed
+    if isinstance(node, list):
+        items: list[Any] | None = None
+        for i, value in enumerate(node):
+            if isinstance(value, str | dict | list):
+                new = _walk(value, visit)
+                if new is not value:
+                    if items is None:
+                        items = list(node)
+                    items[i] = new
+        return node if items is None else items
+    return node

@@ -1,0 +1,157 @@
+"""The scanner: a few fast passes over a text find every secret the rules describe, and declared patterns and values.
+
+    text ─ prefilters (one regex per anchor character: the rules' literal prefixes, anchored on rare ones) ─ hits
+         ─ the rules registered for the prefix at each hit: shape, length, entropy, checksum ─ findings
+         + declared patterns (each its own regex) + declared values (one alternation) ─ merged, in order
+
+The prefilters run the regex engine's fast literal search and stop only where a prefix occurs (see
+`proxy.secrets.anchors`); Python code runs per hit, and hits are rare in ordinary text. Findings never overlap:
+overlapping ones are merged into one span, so no part of a secret is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from .anchors import choose_anchors
+from .context_rules import CONTEXT_RULES
+from .placeholders import PLACEHOLDER_RULE
+from .rules import VENDOR_RULES, Rule
+
+BUILTIN_RULES: Final[tuple[Rule, ...]] = (*VENDOR_RULES, *CONTEXT_RULES)
+PLACEHOLDER: Final = PLACEHOLDER_RULE.id
+
+
+class Finding(NamedTuple):
+    start: int
+    end: int
+    rule: str  # rule id, "pattern:NAME" or "value:N"
+    label: str  # the kind of secret, as alerts name it
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredPattern:
+    name: str
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredValue:
+    value: str
+    source: str  # where it was read from, for alerts: "environment variable DB_PASSWORD"
+
+
+class _Candidate(NamedTuple):
+    offset: int  # of the anchor within the prefix
+    prefix: str
+    rules: tuple[Rule, ...]
+
+
+class Scanner:
+    """Finds secrets in text. Built once per policy (when the registry is built) and shared by requests."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule] = BUILTIN_RULES,
+        patterns: Sequence[DeclaredPattern] = (),
+        values: Sequence[DeclaredValue] = (),
+    ) -> None:
+        self.rules = (*rules, PLACEHOLDER_RULE)
+        self.patterns = tuple(patterns)
+        self.values = tuple(values)
+        by_prefix: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            for prefix in rule.prefixes:
+                by_prefix.setdefault(prefix, []).append(rule)
+        anchors = choose_anchors(by_prefix)
+        candidates: dict[str, list[_Candidate]] = {}
+        for prefix, prefix_rules in by_prefix.items():
+            at = anchors[prefix]
+            candidates.setdefault(prefix[at], []).append(_Candidate(at, prefix, tuple(prefix_rules)))
+        # Longer prefixes first: at one position, "sk-ant-" decides before "sk-".
+        self._candidates = {c: sorted(found, key=lambda x: -len(x.prefix)) for c, found in candidates.items()}
+        self._prefilters = _prefilters(by_prefix, anchors)
+        ordered = sorted(self.values, key=lambda v: -len(v.value))
+        self._value_of = {v.value: (f"value:{i}", f"declared secret ({v.source})") for i, v in enumerate(ordered)}
+        self._values = re.compile("|".join(re.escape(v.value) for v in ordered)) if ordered else None
+
+    def scan(self, text: str) -> list[Finding]:
+        """Every secret in `text`, in order, merged where they overlap; placeholders the text already holds
+        (`REDACTED<…>` in any of the forms the restorer reads) come as findings of rule "placeholder"."""
+        found: list[Finding] = []
+        candidates = self._candidates
+        for prefilter in self._prefilters:
+            done = 0  # hits inside a secret this pass found are not looked at again
+            for hit in prefilter.finditer(text):
+                at = hit.start()
+                if at < done:
+                    continue
+                for offset, prefix, rules in candidates[text[at]]:
+                    start = at - offset
+                    if start < 0 or not text.startswith(prefix, start):
+                        continue
+                    span = None
+                    for rule in rules:
+                        span = rule.match(text, start)
+                        if span is not None:
+                            found.append(Finding(span[0], span[1], rule.id, rule.label))
+                            done = span[1]
+                            break
+                    if span is not None:
+                        break
+        for pattern in self.patterns:
+            for match in pattern.regex.finditer(text):
+                if match.end() > match.start():
+                    found.append(Finding(match.start(), match.end(), f"pattern:{pattern.name}", pattern.name))
+        if self._values is not None:
+            for match in self._values.finditer(text):
+                rule_id, label = self._value_of[match.group()]
+                found.append(Finding(match.start(), match.end(), rule_id, label))
+        return _merge(found)
+
+
+def _prefilters(by_prefix: dict[str, list[Rule]], anchors: dict[str, int]) -> tuple[re.Pattern[str], ...]:
+    """One regex per anchor character, starting with it."""
+    ahead: dict[str, list[str]] = {}  # anchor → branches that go on with a literal (rejected on one comparison)
+    behind: dict[str, dict[int, list[str]]] = {}  # anchor → width → prefixes ending with the anchor
+    gated: dict[str, list[str]] = {}
+    for prefix, rules in by_prefix.items():
+        at = anchors[prefix]
+        anchor = prefix[at]
+        gates = {rule.gate for rule in rules}
+        gate = "" if "" in gates else "(?:" + "|".join(sorted(gates)) + ")"
+        rest = prefix[at + 1 :]
+        # After the anchor and the rest of the prefix, a look-behind checks the part before the anchor.
+        check = f"(?<={re.escape(prefix)})" if at else ""
+        if rest:
+            ahead.setdefault(anchor, []).append(re.escape(rest) + check + gate)
+        elif gate:
+            gated.setdefault(anchor, []).append(check + gate)
+        elif at:
+            behind.setdefault(anchor, {}).setdefault(at + 1, []).append(re.escape(prefix))
+        else:
+            gated.setdefault(anchor, []).append("")
+    patterns = []
+    for anchor in sorted({*ahead, *behind, *gated}):
+        branches = sorted(ahead.get(anchor, []))
+        # Look-behinds of one width share one assertion: the engine tries its literals like a branch.
+        branches += [f"(?<={'|'.join(sorted(p))})" for _, p in sorted(behind.get(anchor, {}).items())]
+        branches += sorted(gated.get(anchor, []))
+        body = "" if "" in branches else "(?:" + "|".join(branches) + ")"
+        patterns.append(re.compile(re.escape(anchor) + body))
+    return tuple(patterns)
+
+
+def _merge(found: Iterable[Finding]) -> list[Finding]:
+    merged: list[Finding] = []
+    for finding in sorted(found, key=lambda f: (f.start, -f.end)):
+        if merged and finding.start < merged[-1].end:
+            last = merged[-1]
+            if finding.end > last.end:
+                merged[-1] = last._replace(end=finding.end)
+            continue
+        merged.append(finding)
+    return merged
