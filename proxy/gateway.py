@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from proxy.asgi import (
 from proxy.registry import CompiledRule, ProviderRuntime, Registry, WorkspaceRuntime
 from proxy.request_info import ClientApi, extract_filenames, is_fim
 from proxy.rewrite import add_instructions
+from proxy.secrets import report_alerts, restore_body, restoring
 from proxy.settings import Settings
 from proxy.translate import (
     StreamTranslator,
@@ -141,6 +143,11 @@ class Gateway:
             provider = rule.provider
             if provider.key_error:
                 raise ClientError(502, f"Provider {provider.name} has no API key: {provider.key_error}.", "api_error")
+            # Secrets become REDACTED<id> here, before anything is recorded or sent; the answer gets them back.
+            redaction = await workspace.secrets.protect(body, workspace.name, len(raw))
+            if redaction.alerts:
+                report_alerts(redaction.alerts, self.analytics, record.request_id)
+            body = redaction.body
             record.routed(registry, workspace, rule, body, fim)
             if workspace.instructions and not fim and api in _CHAT:
                 body = add_instructions(body, api, workspace.instructions)
@@ -156,7 +163,7 @@ class Gateway:
         except TranslationError as exc:
             await send_json(send, exc.status, error_body(fmt, exc.status, str(exc)))
             return
-        call = _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send, record)
+        call = _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send, record, redaction.values)
         await cancel_on_disconnect(call.run(), receive)
 
 
@@ -214,9 +221,12 @@ class _Call:
         scope: Scope,
         send: Send,
         record: RequestRecord,
+        restore: Mapping[str, str] | None = None,
     ) -> None:
         self.gateway = gateway
         self.record = record
+        # Placeholder id → secret, for the answer.
+        self.restore = restore or {}
         record.called = True
         self.api = api
         self.fmt = fmt
@@ -305,6 +315,8 @@ class _Call:
             )
         except (DecodeError, UnicodeDecodeError, TranslationError) as exc:
             raise UpstreamError(502, f"Provider {provider.name} sent an answer that cannot be read: {exc}") from exc
+        if self.restore:
+            body = restore_body(body, self.restore)
         await send_json(self.send, 200, body, self.route_headers)
 
     async def relay_stream(self, response: httpx.Response) -> None:
@@ -315,6 +327,7 @@ class _Call:
             model=self.rule.model,
             legacy=self.api in _LEGACY,
             include_usage=stream_usage_requested(self.body, self.fmt),
+            wrap=restoring(self.restore),
         )
         self.record.streamed(translator)
         send = self.send

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from proxy.secrets.policy import SecretGuard, compile_guard, default_guard
 from reconciler.globs import compile_glob
 from reconciler.models import ApiFormat, ApiKeyAuth, MatcherType, PassthroughAuth, Provider, ProviderType
 from reconciler.state import DesiredState
@@ -69,6 +70,8 @@ class WorkspaceRuntime:
     rules: tuple[CompiledRule, ...]
     # Filename extraction costs a pass over the prompt; only done when a rule looks at filenames.
     needs_filenames: bool
+    # Its secret protection (mode and scanner), with the patterns and values of every SecretPolicy.
+    secrets: SecretGuard = field(default_factory=default_guard)
 
     def route(self, fim: bool, filenames: Sequence[str]) -> CompiledRule | None:
         for rule in self.rules:
@@ -148,6 +151,8 @@ def build_registry(
 ) -> Registry:
     env = os.environ if environ is None else environ
     providers = {name: compile_provider(p, env) for name, p in state.providers.items()}
+    policies = [(p.spec.patterns, p.spec.values) for p in state.secret_policies.values()]
+    guards: dict[str, SecretGuard] = {}  # by the JSON of spec.secrets: workspaces that declare alike share one
     workspaces: dict[str, WorkspaceRuntime] = {}
     for name, ws in state.workspaces.items():
         rules = tuple(
@@ -161,11 +166,15 @@ def build_registry(
             )
             for i, rule in enumerate(ws.spec.mux_rules)
         )
+        key = ws.spec.secrets.model_dump_json()
+        if key not in guards:
+            guards[key] = compile_guard(ws.spec.secrets, policies, env)
         workspaces[name] = WorkspaceRuntime(
             name=name,
             archived=ws.spec.archived,
             instructions=ws.spec.custom_instructions,
             rules=rules,
             needs_filenames=any(r.matcher_type is not MatcherType.CATCH_ALL and r.pattern for r in rules),
+            secrets=guards[key],
         )
     return Registry(MappingProxyType(workspaces), MappingProxyType(providers), state, revision)

@@ -14,6 +14,8 @@ cut answer for a whole one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.models import ApiFormat
 
 from . import stamps
@@ -36,7 +38,9 @@ class StreamTranslator:
 
     `model` is the routed model named in the client's events; `legacy` means the client called a prompt-style
     route (legacy completions, Ollama generate); `include_usage` means an OpenAI client asked for a usage
-    chunk (`stream_options.include_usage`); `created` fixes the Unix time stamped on events (now by default).
+    chunk (`stream_options.include_usage`); `created` fixes the Unix time stamped on events (now by default);
+    `wrap` puts an encoder of the caller's between the decoder and the client's encoder (even for a same-format
+    stream, which is then decoded and encoded again).
     Call `feed` with each chunk of the provider's body and send what it returns; call `close` once when the
     body ends and send that too.
     """
@@ -50,11 +54,13 @@ class StreamTranslator:
         legacy: bool = False,
         include_usage: bool = False,
         created: int | None = None,
+        wrap: Callable[[Encoder], Encoder] | None = None,
     ) -> None:
         self.source = source
         self.target = target
         self._state = state = StreamState()
-        self._passthrough = source is target
+        # A wrapped encoder sees every event (secret restoration rewrites text), so nothing passes through as is.
+        self._passthrough = source is target and wrap is None
         self._closed = False
         when = stamps.unix_now() if created is None else created
         encoder: Encoder
@@ -66,6 +72,8 @@ class StreamTranslator:
             encoder = AnthropicEncoder(state, model=model)
         else:
             encoder = OllamaEncoder(state, model=model, created=when, legacy=legacy)
+        if wrap is not None:
+            encoder = wrap(encoder)
         self._encoder = encoder
         self._ndjson: NdjsonParser | None = None
         self._lines: OllamaDecoder | None = None
