@@ -3,8 +3,8 @@
 Starts the fake provider and `muxgate serve DIR` as separate processes on loopback, DIR being a git repository with
 a provider, the `default` workspace and --workspaces more workspace files. Then:
 
-  edit-to-live   --edits times: rewrite default.yaml so its rule routes to a new model, and send requests back to
-                 back until one is answered by that model; the time from the write to that answer.
+  edit-to-live   --edits times: rewrite default.yaml so its rule routes to a new model, and send requests (5 ms
+                 apart) until one is answered by that model; the time from the write to that answer.
   under load     --clients concurrent clients send chat requests without pause while default.yaml is rewritten
                  --reloads times, each time waiting until the status endpoint shows the new state; every answer
                  other than a 200 from the expected models counts as failed.
@@ -36,6 +36,7 @@ from reconcile_scale import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+PROBE_PAUSE = 0.005
 BODY = {"model": "any", "messages": [{"role": "user", "content": "Which model answers?"}]}
 
 PROVIDER = """\
@@ -121,6 +122,9 @@ def edit_to_live(url: str, root: Path, edits: int) -> list[float]:
                     break
                 if time.perf_counter() - started > 10:
                     raise RuntimeError(f"Edit {i} was not live after 10 s; is the watcher running?")
+                # A short pause between probes: back-to-back requests would load the gateway (and the two cores
+                # it shares with the provider) more than the reload itself; it costs at most this much precision.
+                time.sleep(PROBE_PAUSE)
     return latencies
 
 

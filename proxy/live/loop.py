@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ def _located(d: Diagnostic) -> str:
 def _fingerprint(reason: Reason, attempted: str | None, diagnostics: Sequence[Diagnostic]) -> tuple[Any, ...]:
     """What makes a failure news: a missing directory is the same failure whatever was diagnosed about it."""
     return (reason, attempted, () if reason is Reason.SOURCE_UNAVAILABLE else tuple(diagnostics))
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
 
 
 def change_counts(plan: Plan) -> str:
@@ -349,6 +354,7 @@ class LiveReconciler:
             current = gateway.registry
             # One hop to a worker thread for all the CPU work: each hop back waits for the event loop, which is
             # busy serving requests.
+            started = time.perf_counter()
             attempted, checked, outcome = await asyncio.to_thread(self._attempt, current.state)
             if outcome is None:
                 if any(d.code in _SOURCE_MISSING for d in checked.diagnostics):
@@ -379,6 +385,7 @@ class LiveReconciler:
                 return self._status
             # The apply: one assignment. Requests that already read the old registry finish on it.
             gateway.registry = registry
+            log.debug("%s swapped in %.0f ms after the reconcile began", registry.revision, _ms(started))
             self._fall_back_if_inactive(gateway, registry)
             await asyncio.to_thread(self._commit, candidate, registry, attempted, checked)
             if candidate.registry is not None and self.last_applied is not None:
@@ -388,7 +395,10 @@ class LiveReconciler:
     def _attempt(self, current: DesiredState) -> tuple[str | None, Checked, _Candidate | Exception | None]:
         """Record the revision, load, validate, plan and build: (revision, checked, candidate); the candidate is
         None when the directory is invalid, the exception when the registry could not be built. Worker thread."""
+        started = time.perf_counter()
         attempted = git_revision(self.directory)
+        log.debug("revision %s named in %.0f ms", attempted, _ms(started))
+        started = time.perf_counter()
         self._set_status(
             dataclasses.replace(
                 self._status,
@@ -398,6 +408,7 @@ class LiveReconciler:
             )
         )
         checked = check_dir(self.directory, self._cache)
+        log.debug("%s read and validated in %.0f ms", self.directory, _ms(started))
         if checked.state is None:
             return attempted, checked, None
         try:

@@ -105,7 +105,8 @@ class LiveServer:
         self._thread.start()
         assert self._server.startup_over.wait(10), "The gateway did not finish starting."
         assert self._server.started, "The gateway did not start; its log above says why."
-        assert self.live.watcher.ready.wait(10), "The watcher did not start."
+        if self.live.watch_enabled:
+            assert self.live.watcher.ready.wait(10), "The watcher did not start."
 
     def stop(self) -> float:
         """Stop the server; how long it took."""
@@ -555,6 +556,21 @@ def test_a_gateway_without_a_directory_has_no_reconcile_status(tmp_path: Path, h
     app = create_app(Settings(data_dir=tmp_path), build_registry(DesiredState.empty()))
     assert app.state.get("live") is None
     assert app.route_reverse("reconcile-status") == "/api/v1/reconcile/status"
+
+
+def test_without_watching_a_change_waits_for_an_explicit_reconcile(
+    config: Path, serve_live: Callable[..., LiveServer], fake: FakeProvider, http: httpx.Client
+) -> None:
+    server = serve_live(config, watch=False)
+    write(config, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    assert not server.live.watcher.ready.is_set()
+    assert server.live.reconciles == 0
+    server.chat(http)
+    assert routed_model(fake) == "fake-model"
+    status = server.live.request_reconcile().result(timeout=10)
+    assert (status.ready, server.live.reconciles) == (True, 1)
+    server.chat(http)
+    assert routed_model(fake) == "fake-model-large"
 
 
 def test_stopping_the_app_stops_the_watcher_promptly(config: Path, serve_live: Callable[..., LiveServer]) -> None:
