@@ -3,6 +3,7 @@
     watch.py      file-system events → "something changed" (debounced, filtered, git-aware)
     loop.py       LiveReconciler: load → validate → plan → apply, last known good, persisted state
     lifecycle.py  the running state: declared workspaces plus archived copies of removed ones
+    report.py     StatusBoard: the status each outcome leaves, its sentences and log lines
     status.py     ReconcileStatus and GET /api/v1/reconcile/status
 
 See docs/live-reconcile.md.

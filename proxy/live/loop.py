@@ -19,27 +19,25 @@ import concurrent.futures
 import dataclasses
 import logging
 import os
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from proxy.gateway import Gateway
 from proxy.live.lifecycle import Inventory, next_inventory, running_state
-from proxy.live.status import Counts, Reason, ReconcileStatus, describe
+from proxy.live.report import StatusBoard, count, errors_of
+from proxy.live.status import Reason, ReconcileStatus, describe
 from proxy.live.watch import Watcher
 from proxy.registry import Registry, build_registry
 from proxy.settings import Settings
-from proxy.statefile import LastApplied, StateFileError, iso_utc
+from proxy.statefile import LastApplied, StateFileError
 from proxy.statefile import load as load_state
 from proxy.statefile import save as save_state
 from reconciler.check import Checked, check_dir
-from reconciler.diagnostics import Diagnostic, Severity
 from reconciler.gitsource import revision as git_revision
 from reconciler.loader import ParseCache
 from reconciler.models import DEFAULT_WORKSPACE
@@ -89,37 +87,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _errors(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
-    return [d for d in diagnostics if d.severity is Severity.ERROR]
-
-
-def _located(d: Diagnostic) -> str:
-    where = f"{d.location}: " if d.location else ""
-    detail = f" {d.message}" if d.message else ""
-    return f"{where}{d.summary}.{detail}".rstrip()
-
-
-def _fingerprint(reason: Reason, attempted: str | None, diagnostics: Sequence[Diagnostic]) -> tuple[Any, ...]:
-    """What makes a failure news: a missing directory is the same failure whatever was diagnosed about it."""
-    return (reason, attempted, () if reason is Reason.SOURCE_UNAVAILABLE else tuple(diagnostics))
-
-
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
-def change_counts(plan: Plan) -> str:
-    """`1 added, 1 changed, 0 archived`, plus recovered and deleted when there are any."""
-    parts = [f"{plan.to_add} added", f"{plan.to_change} changed", f"{plan.to_archive} archived"]
-    if plan.to_recover:
-        parts.append(f"{plan.to_recover} recovered")
-    if plan.to_delete:
-        parts.append(f"{plan.to_delete} deleted")
-    return ", ".join(parts)
+def _source_missing(checked: Checked) -> bool:
+    return any(d.code in _SOURCE_MISSING for d in checked.diagnostics)
 
 
 class LiveReconciler:
@@ -144,11 +117,9 @@ class LiveReconciler:
         self._desired: DesiredState | None = None
         self._applied_at: datetime | None = None
         self._gateway: Gateway | None = None
-        self._status = ReconcileStatus(False, Reason.PROGRESSING, f"{self.directory} has not been read yet.")
-        self._last_failure: tuple[Any, ...] | None = None
+        self._board = StatusBoard(self.directory)
         self._listeners: list[Callable[[Applied], None]] = []
         self._lock = asyncio.Lock()
-        self._changed = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -168,23 +139,13 @@ class LiveReconciler:
 
     @property
     def status(self) -> ReconcileStatus:
-        return self._status
-
-    def _set_status(self, status: ReconcileStatus) -> None:
-        with self._changed:
-            self._status = status
-            self._changed.notify_all()
+        return self._board.status
 
     def wait_for(self, predicate: Callable[[ReconcileStatus], bool], timeout: float = 10.0) -> ReconcileStatus:
         """Block until `predicate(status)` holds after a reconcile; for other threads (tests), never the app's loop.
 
         TimeoutError names the last status when it does not hold within `timeout` seconds."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: predicate(self._status), timeout):
-                raise TimeoutError(
-                    f"The reconcile status did not reach the expected state in {timeout} s: {self._status}"
-                )
-            return self._status
+        return self._board.wait_for(predicate, timeout)
 
     def add_listener(self, listener: Callable[[Applied], None]) -> None:
         """Call `listener` on the event loop after every apply (for example to record the revision)."""
@@ -198,72 +159,47 @@ class LiveReconciler:
         last = self._load_last_applied()
         checked = check_dir(self.directory, self._cache)
         if checked.state is None:
-            return self._bootstrap_broken(checked, attempted, last)
+            missing = _source_missing(checked)
+            reason = Reason.SOURCE_UNAVAILABLE if missing else Reason.VALIDATION_FAILED
+            errors = count(len(errors_of(checked.diagnostics)), "error")
+            problem = (
+                f"{self.directory} is not a readable directory"
+                if missing
+                else f"{self.directory} is invalid ({errors})"
+            )
+            return self._serve_last(checked, attempted, last, reason, problem)
         current = running_state(last.desired, last.inventory, prune=self.prune) if last is not None else None
         if last is not None:
             self._inventory = last.inventory
         try:
             candidate = self._candidate(checked.state, current, attempted, force_build=True)
         except Exception as exc:
-            log.exception("Building the registry for %s failed", describe(attempted, checked.state.hash))
-            reason = f"the registry for {describe(attempted, checked.state.hash)} could not be built ({exc})"
-            if last is None:
-                return Startup(checked, None, f"muxgate: {reason}; nothing was served.")
-            return self._serve_last(checked, attempted, last, Reason.APPLY_FAILED, reason)
+            label = describe(attempted, checked.state.hash)
+            log.debug("Building the registry for %s failed", label, exc_info=True)
+            problem = f"the registry for {label} could not be built ({exc})"
+            return self._serve_last(checked, attempted, last, Reason.APPLY_FAILED, problem)
         assert candidate.registry is not None
-        self._commit(candidate, candidate.registry, attempted, checked)
+        self._commit(candidate, candidate.registry, checked)
         return Startup(checked, candidate.registry)
 
-    def _bootstrap_broken(self, checked: Checked, attempted: str | None, last: LastApplied | None) -> Startup:
-        missing = any(d.code in _SOURCE_MISSING for d in checked.diagnostics)
-        errors = len(_errors(checked.diagnostics))
-        problem = (
-            f"{self.directory} is not a readable directory"
-            if missing
-            else f"{self.directory} is invalid ({_count(errors, 'error')})"
-        )
-        if last is None:
-            self._set_status(
-                ReconcileStatus(
-                    False,
-                    Reason.SOURCE_UNAVAILABLE if missing else Reason.VALIDATION_FAILED,
-                    f"{problem}; nothing is served.",
-                    last_attempted_revision=attempted,
-                    diagnostics=checked.diagnostics,
-                )
-            )
-            return Startup(checked, None, f"muxgate: {problem}; nothing was served.")
-        reason = Reason.SOURCE_UNAVAILABLE if missing else Reason.VALIDATION_FAILED
-        return self._serve_last(checked, attempted, last, reason, problem)
-
     def _serve_last(
-        self, checked: Checked, attempted: str | None, last: LastApplied, reason: Reason, problem: str
+        self, checked: Checked, attempted: str | None, last: LastApplied | None, reason: Reason, problem: str
     ) -> Startup:
+        """The directory cannot be served at start-up: serve the last good state, if there is one."""
+        if last is None:
+            return Startup(checked, None, self._board.nothing_to_serve(reason, attempted, checked.diagnostics, problem))
         running = running_state(last.desired, last.inventory, prune=self.prune)
         try:
             registry = self._build(running, revision=last.revision)
         except Exception as exc:
-            log.exception("Building the registry of the last good state failed")
-            return Startup(checked, None, f"muxgate: {problem}, and the last good state cannot be served ({exc}).")
+            log.debug("Building the registry of the last good state failed", exc_info=True)
+            notice = f"muxgate: {problem}, and the last good state cannot be served either ({exc})."
+            return Startup(checked, None, notice)
         self._desired, self._inventory, self._applied_at = last.desired, last.inventory, last.applied_at
-        self._last_failure = _fingerprint(reason, attempted, checked.diagnostics)
-        label = describe(last.revision, running.hash)
-        sentence = f"{problem}; serving the last good {label}, applied at {iso_utc(last.applied_at)}"
-        self._set_status(
-            ReconcileStatus(
-                False,
-                reason,
-                sentence[0].upper() + sentence[1:] + ".",
-                revision=last.revision,
-                last_attempted_revision=attempted,
-                applied_at=last.applied_at,
-                state_hash=running.hash,
-                counts=Counts.of(registry),
-                diagnostics=checked.diagnostics,
-            )
+        notice = self._board.serving_last_good(
+            reason, attempted, checked.diagnostics, problem, registry, last.applied_at
         )
-        log.warning("%s.%s", sentence, "".join(f"\n  {_located(d)}" for d in _errors(checked.diagnostics)))
-        return Startup(checked, registry, f"muxgate: {sentence}.")
+        return Startup(checked, registry, notice)
 
     def _load_last_applied(self) -> LastApplied | None:
         try:
@@ -336,11 +272,11 @@ class LiveReconciler:
 
     async def _report_missing(self) -> None:
         async with self._lock:
-            attempted = await asyncio.to_thread(git_revision, self.directory)
-            self._fail(Reason.SOURCE_UNAVAILABLE, attempted, (), self._missing_sentence())
+            # No revision can be read from a directory that is not there.
+            self._board.missing(None, self._serving(), self._applied_at)
 
-    def _missing_sentence(self) -> str:
-        return f"{self.directory} does not exist or is not a directory (restore it to resume)"
+    def _serving(self) -> Registry | None:
+        return self._gateway.registry if self._gateway is not None else None
 
     # --- one reconcile --------------------------------------------------------------------------------------
 
@@ -357,21 +293,19 @@ class LiveReconciler:
             started = time.perf_counter()
             attempted, checked, outcome = await asyncio.to_thread(self._attempt, current.state)
             if outcome is None:
-                if any(d.code in _SOURCE_MISSING for d in checked.diagnostics):
-                    self._fail(Reason.SOURCE_UNAVAILABLE, attempted, checked.diagnostics, self._missing_sentence())
+                if _source_missing(checked):
+                    self._board.missing(attempted, current, self._applied_at)
                 else:
-                    self._fail_validation(attempted, checked)
-                return self._status
+                    self._board.invalid(attempted, checked.diagnostics, current, self._applied_at)
+                return self.status
             if isinstance(outcome, Exception):
                 label = describe(attempted, checked.state.hash if checked.state else None)
                 log.debug("Building the registry for %s failed", label, exc_info=outcome)
-                self._fail(
-                    Reason.APPLY_FAILED,
-                    attempted,
-                    checked.diagnostics,
-                    f"the registry for {label} could not be built ({outcome})",
+                problem = f"the registry for {label} could not be built ({outcome})"
+                self._board.failed(
+                    Reason.APPLY_FAILED, attempted, checked.diagnostics, problem, current, self._applied_at
                 )
-                return self._status
+                return self.status
             candidate = outcome
             if candidate.registry is not None:
                 registry = candidate.registry
@@ -381,16 +315,16 @@ class LiveReconciler:
                 registry = dataclasses.replace(current, state=candidate.running, revision=attempted)
             else:
                 log.debug("%s: no changes", describe(attempted, candidate.running.hash))
-                self._succeed(current, attempted, checked, self._applied_at)
-                return self._status
+                self._board.succeeded(current, attempted, checked.diagnostics, self._applied_at)
+                return self.status
             # The apply: one assignment. Requests that already read the old registry finish on it.
             gateway.registry = registry
             log.debug("%s swapped in %.0f ms after the reconcile began", registry.revision, _ms(started))
             self._fall_back_if_inactive(gateway, registry)
-            await asyncio.to_thread(self._commit, candidate, registry, attempted, checked)
+            await asyncio.to_thread(self._commit, candidate, registry, checked)
             if candidate.registry is not None and self.last_applied is not None:
                 self._notify(self.last_applied)
-            return self._status
+            return self.status
 
     def _attempt(self, current: DesiredState) -> tuple[str | None, Checked, _Candidate | Exception | None]:
         """Record the revision, load, validate, plan and build: (revision, checked, candidate); the candidate is
@@ -399,14 +333,7 @@ class LiveReconciler:
         attempted = git_revision(self.directory)
         log.debug("revision %s named in %.0f ms", attempted, _ms(started))
         started = time.perf_counter()
-        self._set_status(
-            dataclasses.replace(
-                self._status,
-                reason=Reason.PROGRESSING,
-                message=f"Reconciling {describe(attempted, None) if attempted else self.directory}.",
-                last_attempted_revision=attempted,
-            )
-        )
+        self._board.progressing(attempted)
         checked = check_dir(self.directory, self._cache)
         log.debug("%s read and validated in %.0f ms", self.directory, _ms(started))
         if checked.state is None:
@@ -441,13 +368,13 @@ class LiveReconciler:
         registry = None if unchanged and not force_build else self._build(running, revision=attempted)
         return _Candidate(desired, running, inventory, plan, registry)
 
-    def _commit(self, candidate: _Candidate, registry: Registry, attempted: str | None, checked: Checked) -> None:
+    def _commit(self, candidate: _Candidate, registry: Registry, checked: Checked) -> None:
         """Record an apply: remember it, save it in the data dir, mark Ready. Runs in a worker thread (it writes)."""
         self._applied_at = self._clock()
         self._desired, self._inventory = candidate.desired, candidate.inventory
         last = LastApplied(
             config_dir=str(self.directory.resolve()),
-            revision=attempted,
+            revision=registry.revision,
             applied_at=self._applied_at,
             desired=candidate.desired,
             inventory=candidate.inventory,
@@ -463,66 +390,9 @@ class LiveReconciler:
             )
         if candidate.registry is not None:
             self.applies += 1
-            self.last_applied = Applied(attempted, self._applied_at, registry.state_hash, candidate.plan)
-        if candidate.registry is not None and candidate.plan.has_changes:
-            log.info("applied %s: %s", describe(attempted, registry.state_hash), change_counts(candidate.plan))
-        else:
-            log.debug("%s: no changes to the config", describe(attempted, registry.state_hash))
-        self._succeed(registry, attempted, checked, self._applied_at)
-
-    def _succeed(
-        self, registry: Registry, attempted: str | None, checked: Checked, applied_at: datetime | None
-    ) -> None:
-        self._last_failure = None
-        self._set_status(
-            ReconcileStatus(
-                True,
-                Reason.SUCCEEDED,
-                f"Applied {describe(registry.revision, registry.state_hash)}.",
-                revision=registry.revision,
-                last_attempted_revision=attempted,
-                applied_at=applied_at,
-                state_hash=registry.state_hash,
-                counts=Counts.of(registry),
-                diagnostics=checked.diagnostics,
-            )
-        )
-
-    def _fail_validation(self, attempted: str | None, checked: Checked) -> None:
-        errors = _errors(checked.diagnostics)
-        subject = f"{self.directory} at {describe(attempted, None)}" if attempted is not None else str(self.directory)
-        problem = f"{subject} is invalid ({_count(len(errors), 'error')}) and was not applied"
-        first = f" First error: {errors[0].location or errors[0].file or '-'}: {errors[0].summary}." if errors else ""
-        self._fail(Reason.VALIDATION_FAILED, attempted, checked.diagnostics, problem, first)
-
-    def _fail(
-        self, reason: Reason, attempted: str | None, diagnostics: Sequence[Diagnostic], problem: str, detail: str = ""
-    ) -> None:
-        """Report a failed attempt; the running registry is untouched."""
-        gateway = self._gateway
-        serving = gateway.registry if gateway is not None else None
-        kept = (
-            f"; serving the last good {describe(serving.revision, serving.state_hash)}" if serving is not None else ""
-        )
-        message = problem[0].upper() + problem[1:] + kept + "." + detail
-        status = ReconcileStatus(
-            False,
-            reason,
-            message,
-            revision=self._status.revision if serving is None else serving.revision,
-            last_attempted_revision=attempted,
-            applied_at=self._applied_at,
-            state_hash=serving.state_hash if serving is not None else None,
-            counts=Counts.of(serving) if serving is not None else Counts(),
-            diagnostics=tuple(diagnostics),
-        )
-        # Say it once per distinct failure: the same broken tree seen again (a touch, a catch-up) is not news.
-        fingerprint = _fingerprint(reason, attempted, diagnostics)
-        if fingerprint != self._last_failure:
-            self._last_failure = fingerprint
-            details = "".join(f"\n  {_located(d)}" for d in _errors(diagnostics))
-            log.warning("%s%s", problem[0].upper() + problem[1:] + kept + ".", details)
-        self._set_status(status)
+            self.last_applied = Applied(registry.revision, self._applied_at, registry.state_hash, candidate.plan)
+            self._board.applied(candidate.plan, registry)
+        self._board.succeeded(registry, registry.revision, checked.diagnostics, self._applied_at)
 
     def _fall_back_if_inactive(self, gateway: Gateway, registry: Registry) -> None:
         name = gateway.active_workspace
