@@ -158,8 +158,10 @@ class Watcher:
             try:
                 await self._watch(stop)
             except Exception as exc:
-                # The OS refused the watch (for example the inotify watch limit): say so, and try again later.
                 self.ready.clear()
+                if _identity(self.directory) is None:
+                    continue  # gone while the watch started: reported as missing on the next turn
+                # The OS refused the watch (for example the inotify watch limit): say so, and try again later.
                 log.error(
                     "Watching %s failed (%s: %s); retrying in %.0f s. If the system ran out of file watches, raise "
                     "fs.inotify.max_user_watches or set WATCHFILES_FORCE_POLLING=1.",
