@@ -18,7 +18,9 @@ BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_VALUE: Final = {c: i for i, c in enumerate(BASE62)}
 # Words that mark a value as an example or a stand-in rather than a credential (AWS's documented keys end in
 # EXAMPLE; docs write "your-api-key-here").
-_STAND_INS: Final = ("example", "xxxxxx", "your", "placeholder", "redacted", "changeme", "dummy", "sample")
+_STAND_INS: Final = (
+    "example", "xxxxxx", "your", "placeholder", "redacted", "changeme", "dummy", "sample", "mock", "fake",
+)  # fmt: skip
 
 
 def entropy(text: str) -> float:

@@ -49,7 +49,7 @@ DATABASE_SCHEMES: Final = frozenset(
     }
 )  # fmt: skip
 _SCHEME_TAIL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-:]{0,40}\Z")
-_USERINFO: Final = re.compile(r"//[^\s:/@?#\"'<>`]{0,128}:(?P<secret>[^\s/@?#\"'<>`]{3,256})@(?=[A-Za-z0-9\[])")
+_USERINFO: Final = re.compile(r"//[^\s:/@?#\"'<>`]{0,128}:(?P<secret>[^\s/@?#\"'<>`,;:]{3,256})@(?=[A-Za-z0-9\[])")
 _URL_STAND_INS: Final = frozenset({"password", "passwd", "pass", "pwd", "secret", "pw", "token", "mypassword"})
 
 
@@ -59,12 +59,16 @@ def _scheme(text: str, at: int) -> str:
     return found.group().lower() if found else ""
 
 
-def _url_password(text: str, at: int) -> Span | None:
+def _url_password(text: str, at: int, *, database: bool = False) -> Span | None:
     found = _USERINFO.match(text, at + 1)
     if found is None or not _scheme(text, at):
         return None
     secret = found.group("secret")
     if secret.lower() in _URL_STAND_INS or checks.stand_in(secret) or len(set(secret)) < 3:
+        return None
+    # Outside a database URL, user:password@ is as often an example in docs (http://user:pass@host) as a real
+    # credential: only one that looks random counts.
+    if not database and (len(secret) < 8 or "%20" in secret or not checks.mixed(secret)):
         return None
     return found.span("secret")
 
@@ -73,7 +77,7 @@ def _database_url_password(text: str, at: int) -> Span | None:
     scheme = _scheme(text, at).partition("+")[0]
     if scheme not in DATABASE_SCHEMES and f"{scheme}+srv" not in DATABASE_SCHEMES:
         return None
-    return _url_password(text, at)
+    return _url_password(text, at, database=True)
 
 
 _URL_GATE: Final = r"(?=[^\s:/@]{0,128}:[^\s/@]{3,256}@)"
@@ -101,6 +105,8 @@ _NAME_REVERSED: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _BARE_VALUE: Final = re.compile(r"[^\s\"'`,;()\[\]{}<>]{12,200}(?![(\[])")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _HEX: Final = re.compile(r"[0-9a-fA-F]+")
+# Words joined by separators, no digit: a name ("AWSSecretKey", "Access-Control-Allow-Credentials"), not a secret.
+_WORDY: Final = re.compile(r"[A-Za-z]+(?:[-_.:/][A-Za-z]+)*")
 _MAX_VALUE: Final = 200
 
 
@@ -144,6 +150,9 @@ def _assignment(text: str, at: int) -> tuple[str, int, int] | None:
         if bare is None or _identifier_like(bare.group()):
             return None
         end = bare.end()
+        if text[at] == ":" and text.startswith(",", end):
+            return None  # `private_key: KeyType,` is a parameter's annotation
+
     return name.lower(), start, end
 
 
@@ -158,7 +167,7 @@ def _identifier_like(value: str) -> bool:
 def _plausible(value: str) -> bool:
     if not 8 <= len(value) <= _MAX_VALUE or any(c.isspace() for c in value) or "REDACTED" in value.upper():
         return False
-    if checks.stand_in(value):
+    if checks.stand_in(value) or _WORDY.fullmatch(value) or value[0] in "[^(\\":
         return False
     if _HEX.fullmatch(value):
         # Hex is how ids and digests are written; a hex key is long.

@@ -44,10 +44,13 @@ class DeclaredValue:
     source: str  # where it was read from, for alerts: "environment variable DB_PASSWORD"
 
 
-class _Candidate(NamedTuple):
-    offset: int  # of the anchor within the prefix
-    prefix: str
-    rules: tuple[Rule, ...]
+class _Candidates(NamedTuple):
+    """The prefixes that put one anchor character at the same `offset` and have the same `length`: at a hit,
+    one slice of the text and one lookup tell which of them (if any) is there."""
+
+    offset: int
+    length: int
+    rules: dict[str, tuple[Rule, ...]]  # prefix → its rules
 
 
 class Scanner:
@@ -67,12 +70,15 @@ class Scanner:
             for prefix in rule.prefixes:
                 by_prefix.setdefault(prefix, []).append(rule)
         anchors = choose_anchors(by_prefix)
-        candidates: dict[str, list[_Candidate]] = {}
+        tables: dict[str, dict[tuple[int, int], dict[str, tuple[Rule, ...]]]] = {}
         for prefix, prefix_rules in by_prefix.items():
             at = anchors[prefix]
-            candidates.setdefault(prefix[at], []).append(_Candidate(at, prefix, tuple(prefix_rules)))
+            tables.setdefault(prefix[at], {}).setdefault((at, len(prefix)), {})[prefix] = tuple(prefix_rules)
         # Longer prefixes first: at one position, "sk-ant-" decides before "sk-".
-        self._candidates = {c: sorted(found, key=lambda x: -len(x.prefix)) for c, found in candidates.items()}
+        self._candidates = {
+            anchor: [_Candidates(o, n, t) for (o, n), t in sorted(table.items(), key=lambda item: -item[0][1])]
+            for anchor, table in tables.items()
+        }
         self._prefilters = _prefilters(by_prefix, anchors)
         ordered = sorted(self.values, key=lambda v: -len(v.value))
         self._value_of = {v.value: (f"value:{i}", f"declared secret ({v.source})") for i, v in enumerate(ordered)}
@@ -89,9 +95,10 @@ class Scanner:
                 at = hit.start()
                 if at < done:
                     continue
-                for offset, prefix, rules in candidates[text[at]]:
+                for offset, length, table in candidates[text[at]]:
                     start = at - offset
-                    if start < 0 or not text.startswith(prefix, start):
+                    rules = table.get(text[start : start + length]) if start >= 0 else None
+                    if rules is None:
                         continue
                     span = None
                     for rule in rules:
@@ -145,13 +152,18 @@ def _prefilters(by_prefix: dict[str, list[Rule]], anchors: dict[str, int]) -> tu
     return tuple(patterns)
 
 
+# Rules that say less about a secret than a vendor format does: when both find it, the vendor's name is kept.
+_GENERIC: Final = frozenset({"assigned-secret", "url-password", "bearer-token", PLACEHOLDER})
+
+
 def _merge(found: Iterable[Finding]) -> list[Finding]:
     merged: list[Finding] = []
-    for finding in sorted(found, key=lambda f: (f.start, -f.end)):
+    for finding in sorted(found, key=lambda f: (f.start, -f.end, f.rule in _GENERIC)):
         if merged and finding.start < merged[-1].end:
             last = merged[-1]
-            if finding.end > last.end:
-                merged[-1] = last._replace(end=finding.end)
+            if last.rule in _GENERIC and finding.rule not in _GENERIC:
+                last = finding._replace(start=last.start)
+            merged[-1] = last._replace(end=max(last.end, finding.end))
             continue
         merged.append(finding)
     return merged
