@@ -58,18 +58,31 @@ class RequestRecord:
         "body",
         "called",
         "chunks",
+        "complete",
+        "conversation",
         "ended",
         "failure",
         "fim",
+        "history",
+        "input_tokens",
         "instructions",
         "latency",
+        "message_count",
+        "output_tokens",
+        "prompt",
+        "prompt_chars",
         "provider_format",
         "registry",
         "request_id",
+        "requested_model",
         "rule",
         "scope",
         "started",
         "status",
+        "stop_reason",
+        "stream",
+        "stream_error",
+        "streamed_answer",
         "translator",
         "ts_us",
         "ttft",
@@ -111,6 +124,20 @@ class RequestRecord:
         self.provider_format: ApiFormat | None = None
         self.translator: StreamTranslator | None = None
         self.failure: BaseException | None = None
+        # Facts kept by finish() when the request's objects are let go.
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.stop_reason: str | None = None
+        self.complete = False
+        self.stream_error: str | None = None
+        self.streamed_answer = False
+        self.requested_model: str | None = None
+        self.stream: bool | None = None
+        self.prompt_chars = 0
+        self.history: str | None = None
+        self.message_count: int | None = None
+        self.prompt: str | None = None
+        self.conversation: str | None = None
 
     # --- the request path tells ---
 
@@ -153,12 +180,50 @@ class RequestRecord:
         self.translator = translator
 
     def finish(self, failure: BaseException | None = None) -> None:
-        """The request is over, whichever way; queue it."""
+        """The request is over, whichever way: keep the facts, let go of the request's objects, queue it.
+
+        Reading the usage and the history's text here costs a few microseconds; holding the body, the answer,
+        the translator and the scope until the writer's next batch would cost more, in garbage collection of
+        the thousands of records a second of traffic keeps alive."""
         if self.latency is None:
             self.latency = time.perf_counter() - self.started
         self.failure = failure
-        if self.writer is not None:
-            self.writer.put(self)
+        if self.writer is None:
+            return
+        translator = self.translator
+        if translator is not None:
+            self.input_tokens, self.output_tokens = translator.input_tokens, translator.output_tokens
+            self.stop_reason = translator.stop_reason
+            self.complete = translator.complete
+            self.stream_error = translator.error
+            self.streamed_answer = True
+            self.translator = None
+        elif isinstance(self.answer, dict) and self.provider_format is not None:
+            usage = response_usage(self.answer, self.provider_format)
+            if usage is not None:
+                self.input_tokens, self.output_tokens = usage.input_tokens, usage.output_tokens
+            self.stop_reason = response_stop_reason(self.answer, self.provider_format)
+        self.answer = None
+        body = self.body
+        if body is not None:
+            requested = body.get("model")
+            self.requested_model = requested if isinstance(requested, str) else None
+            self.stream = is_streaming(body, _FORMAT[self.api])
+            if self.input_tokens is None:
+                self.prompt_chars = texts.prompt_chars(body) + len(self.instructions)
+            if self.called and self.workspace is not None:
+                self.history = _history_mode(self.registry, self.workspace)
+                if self.history != "off":
+                    messages = texts.conversation(body)
+                    self.message_count = len(messages)
+                    if self.history == "full":
+                        self.prompt = texts.last_user_text(messages)
+                        self.conversation = texts.to_json(messages)
+            self.body = None
+        if self.workspace is None:
+            self.workspace = self._named_workspace()
+        self.scope = None
+        self.writer.put(self)
 
     # --- the writer thread reads ---
 
@@ -166,18 +231,16 @@ class RequestRecord:
         fmt = _FORMAT[self.api]
         status, outcome = self._outcome()
         rule = self.rule
-        translator = self.translator
-        body = self.body
         registry = self.registry
+        streamed = self.streamed_answer
         # An answer was given, whole or in part (a client that left mid-stream saw a 2xx start).
         answered = self.called and (200 <= status < 300 or (status == CLIENT_CLOSED and 200 <= self.status < 300))
-        data = b"".join(self.chunks) if answered or status >= 400 or self.translator else b""
+        data = b"".join(self.chunks) if answered or status >= 400 or streamed else b""
         decoded: tuple[str, str | None] | None = None
 
         def decode() -> tuple[str, str | None]:
             nonlocal decoded
             if decoded is None:
-                streamed = translator is not None
                 decoded = texts.stream_text(fmt, data) if streamed else (texts.json_text(fmt, data), None)
             return decoded
 
@@ -188,108 +251,86 @@ class RequestRecord:
         price = rule.provider.prices.get(rule.model) if rule is not None else None
         input_cost = input_tokens * price.input_per_m_tok / 1e6 if price and input_tokens is not None else None
         output_cost = output_tokens * price.output_per_m_tok / 1e6 if price and output_tokens is not None else None
-        stop_reason = None
-        if translator is not None:
-            stop_reason = translator.stop_reason
-        elif isinstance(self.answer, dict) and self.provider_format is not None:
-            stop_reason = response_stop_reason(self.answer, self.provider_format)
         error = None
         if status >= 400:
             error = texts.error_text(data) if data else None
-        elif translator is not None and not translator.complete:
+        elif streamed and not self.complete:
             # The provider's error, or the one the gateway ended the client's stream with.
-            error = translator.error or decode()[1]
+            error = self.stream_error or decode()[1]
         if isinstance(self.failure, Exception):
             error = error or f"{type(self.failure).__name__}: {self.failure}"
-        requested = body.get("model") if body is not None else None
-        workspace = self.workspace or self._named_workspace()
         request_row: Row = (
             self.ts_us,
             self.request_id,
-            workspace,
+            self.workspace,
             self.api.value,
             rule.provider.name if rule is not None else None,
             rule.provider.type.value if rule is not None else None,
-            requested if isinstance(requested, str) else None,
+            self.requested_model,
             rule.model if rule is not None else None,
             rule.index if rule is not None else None,
             ("fim" if self.fim else "chat") if rule is not None else None,
-            is_streaming(body, fmt) if body is not None else None,
+            self.stream,
             status,
             outcome,
-            stop_reason,
+            self.stop_reason,
             input_tokens,
             output_tokens,
             source,
             input_cost,
             output_cost,
             self.latency * 1000 if self.latency is not None else None,
-            self.ttft * 1000 if self.ttft is not None and translator is not None else None,
+            self.ttft * 1000 if self.ttft is not None and streamed else None,
             registry.revision,
             registry.state_hash,
             error,
         )
         rows: list[tuple[str, Row]] = [("requests", request_row)]
-        if self.called and self.workspace is not None and body is not None and rule is not None:
-            history = _history_mode(registry, self.workspace)
-            if history != "off":
-                messages = texts.conversation(body)
-                full = history == "full"
-                prompt = texts.last_user_text(messages) if full else None
-                rows.append(
+        if self.history is not None and self.history != "off" and rule is not None:
+            full = self.history == "full"
+            rows.append(
+                (
+                    "messages",
                     (
-                        "messages",
-                        (
-                            self.ts_us,
-                            self.request_id,
-                            self.workspace,
-                            history,
-                            "fim" if self.fim else "chat",
-                            rule.provider.name,
-                            rule.model,
-                            len(messages),
-                            prompt,
-                            texts.to_json(messages) if full else None,
-                            (answer() if answered else None) if full else None,
-                        ),
-                    )
+                        self.ts_us,
+                        self.request_id,
+                        self.workspace,
+                        self.history,
+                        "fim" if self.fim else "chat",
+                        rule.provider.name,
+                        rule.model,
+                        self.message_count,
+                        self.prompt,
+                        self.conversation,
+                        answer() if full and answered else None,
+                    ),
                 )
+            )
         return rows
 
     def _outcome(self) -> tuple[int, str]:
         if not self.ended:
-            if self.failure is not None and isinstance(self.failure, Exception):
+            if isinstance(self.failure, Exception):
                 return 500, "internal_error"
             return CLIENT_CLOSED, "client_disconnected"
         status = self.status
         if status >= 400:
             return status, "upstream_error" if self.called else "rejected"
-        translator = self.translator
-        if translator is not None and not translator.complete:
+        if self.streamed_answer and not self.complete:
             return status, "stream_error"
         return status, "ok"
 
     def _usage(self, answered: bool, answer: Callable[[], str]) -> tuple[int | None, int | None, str | None]:
         """Tokens from the provider's usage; what it did not say is estimated when an answer was (partly) given."""
-        translator = self.translator
-        incomplete = False
-        if translator is not None:
-            input_tokens, output_tokens = translator.input_tokens, translator.output_tokens
-            incomplete = not translator.complete
-        elif isinstance(self.answer, dict) and self.provider_format is not None:
-            usage = response_usage(self.answer, self.provider_format)
-            input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (None, None)
-        else:
-            input_tokens = output_tokens = None
+        input_tokens, output_tokens = self.input_tokens, self.output_tokens
         if not answered:
             known = input_tokens is not None or output_tokens is not None
             return input_tokens, output_tokens, "provider" if known else None
         estimated = False
         if input_tokens is None:
-            chars = texts.prompt_chars(self.body or {}) + len(self.instructions)
-            input_tokens = texts.estimate_tokens(chars)
+            input_tokens = texts.estimate_tokens(self.prompt_chars)
             estimated = True
-        if output_tokens is None or incomplete:
+        if output_tokens is None or (self.streamed_answer and not self.complete):
             guess = texts.estimate_tokens(len(answer()))
             if output_tokens is None or guess > output_tokens:
                 output_tokens = guess

@@ -100,6 +100,7 @@ class Analytics:
             "written": writer.written,
             "dropped": writer.dropped,
             "last_error": writer.last_error,
+            "writer_cpu_seconds": round(writer.cpu_seconds, 3),
         }
 
     def close(self) -> None:

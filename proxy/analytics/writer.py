@@ -2,8 +2,8 @@
 
     event loop ── put(event) ──▶ deque (bounded; full → counted as dropped, warned) ──▶ writer thread
                                                    every second, or sooner when a batch is full:
-                                                   rows() of each event → one INSERT … SELECT unnest($n)
-                                                   per table, all in one transaction
+                                                   rows() of each event → one INSERT per table (the
+                                                   batch as JSON columns), all in one transaction
 
 `put` never blocks and never touches DuckDB, so the event loop cannot wait on the database. A batch that
 fails to write (the disk is full, the file became unwritable) is counted as dropped and warned about, and the
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import msgspec
 
 from .events import COLUMNS, Event, Row
 
@@ -37,8 +38,7 @@ WARN_EVERY = 30.0
 
 
 def insert_sql(table: str) -> str:
-    """`INSERT … SELECT unnest($1), unnest($2), …`: one Python list per column, the fastest way in (see
-    benchmarks/analytics.py)."""
+    """`INSERT … SELECT unnest($1), unnest($2), …`: one Python list per column."""
     columns = COLUMNS[table]
     names = ", ".join(name for name, _ in columns)
     values = ", ".join(
@@ -48,10 +48,47 @@ def insert_sql(table: str) -> str:
     return f"INSERT INTO {table} ({names}) SELECT {values}"
 
 
+def json_insert_sql(table: str) -> str:
+    """The same rows as one JSON text, `{"column": [values…], …}`, which DuckDB parses itself (`from_json`)."""
+    columns = COLUMNS[table]
+    names = ", ".join(name for name, _ in columns)
+    shape = ", ".join(f'"{name}": "{"BIGINT" if kind == "TIMESTAMP" else kind}[]"' for name, kind in columns)
+    values = ", ".join(
+        f"make_timestamp(unnest(c.{name}))" if kind == "TIMESTAMP" else f"unnest(c.{name})" for name, kind in columns
+    )
+    return f"INSERT INTO {table} ({names}) SELECT {values} FROM (SELECT from_json($1::VARCHAR, '{{{shape}}}') AS c)"
+
+
 _INSERT = {table: insert_sql(table) for table in COLUMNS}
+_JSON_INSERT = {table: json_insert_sql(table) for table in COLUMNS}
+_NAMES = {table: [name for name, _ in columns] for table, columns in COLUMNS.items()}
+_encode = msgspec.json.Encoder().encode
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row]) -> None:
+    """Insert `rows` (tuples in COLUMNS order) with one statement.
+
+    The rows travel as one JSON text of columns: encoding it is fast (msgspec), and DuckDB converts it while
+    the GIL is released, so the event loop is held up less than by converting Python lists
+    (benchmarks/analytics.py). A lone surrogate, which a client can send as a JSON escape and neither UTF-8
+    nor DuckDB can store, becomes U+FFFD rather than costing the batch.
+    """
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    try:
+        payload = _encode(dict(zip(_NAMES[table], columns, strict=True)))
+    except UnicodeEncodeError:
+        columns = [[_clean(value) for value in column] for column in columns]
+        payload = _encode(dict(zip(_NAMES[table], columns, strict=True)))
+    con.execute(_JSON_INSERT[table], [payload.decode()])
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def insert_rows_unnest(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row]) -> None:
     con.execute(_INSERT[table], [list(column) for column in zip(*rows, strict=True)])
 
 
@@ -113,6 +150,8 @@ class Writer:
         self._closing = False
         self._closed = False
         self.written = 0
+        # CPU time of the writer thread: what recording costs the gateway process beyond the request path.
+        self.cpu_seconds = 0.0
         # Counted apart because two threads count: the event loop (queue full) and the writer (write failed).
         self._dropped_full = 0
         self._dropped_failed = 0
@@ -233,18 +272,26 @@ class Writer:
                 return
 
     def _drain(self) -> None:
+        """Write what is queued now, in batches. What arrives meanwhile waits for the next round unless a full
+        batch is waiting: a writer that chased every new event would write tiny batches, and the fixed cost of
+        each transaction would then dominate."""
         queue = self._queue
-        while queue:
+        pending = len(queue)
+        while pending > 0 or len(queue) >= self._batch:
+            pending = max(pending, min(len(queue), self._batch))
             events: list[Event] = []
             markers: list[_Marker] = []
-            while queue and len(events) < self._batch:
+            while pending > 0 and len(events) < self._batch:
                 item = queue.popleft()
+                pending -= 1
                 if isinstance(item, _Marker):
                     markers.append(item)
                 else:
                     events.append(item)
             if events:
+                started = time.thread_time()
                 self._write(events)
+                self.cpu_seconds += time.thread_time() - started
             for marker in markers:
                 marker.done.set()
 

@@ -134,3 +134,28 @@ def test_insert_statements_unnest_one_list_per_column() -> None:
     assert sql.startswith("INSERT INTO config_revisions (ts, revision, state_hash, source,")
     assert "make_timestamp(unnest($1::BIGINT[]))" in sql
     assert "unnest($2::VARCHAR[])" in sql
+
+
+def test_any_text_is_stored_as_given_and_a_lone_surrogate_costs_nothing_else(writer: Writer) -> None:
+    texts = ['quotes " and \\ backslashes', "new\nline\ttab\x00nul", "ünïcødé 😀 中文", "", "lone \ud800 surrogate"]
+    for text in texts:
+        writer.put(AlertEvent(workspace="w", trigger_type="t", category="info", detail=text))
+    assert writer.flush(5)
+    stored = [r[0] for r in writer.read("SELECT detail FROM alerts ORDER BY rowid")]
+    assert stored == [*texts[:-1], "lone \ufffd surrogate"]
+    assert writer.dropped == 0
+
+
+def test_both_insert_statements_store_the_same_rows(tmp_path: Path) -> None:
+    rows = [
+        (1_700_000_000_000_000, "abc", "h" * 64, "apply", 1, 2, 3, 4, 5),
+        (1_700_000_000_000_001, None, "h", "startup", 0, 0, 0, 0, 0),
+    ]
+    con = open_database(tmp_path)
+    try:
+        writer_module.insert_rows(con, "config_revisions", rows)
+        writer_module.insert_rows_unnest(con, "config_revisions", rows)
+        stored = con.execute("SELECT epoch_us(ts), * EXCLUDE (ts) FROM config_revisions ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+    assert stored == rows + rows

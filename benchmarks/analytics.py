@@ -1,0 +1,318 @@
+"""Analytics benchmarks: how fast the writer stores events, what recording costs the gateway, and how fast the
+usage views answer over many rows.
+
+1. Writer: events per second into the `requests` table (24 columns) by insert method, on a real file: one
+   INSERT per row (`executemany`), `INSERT … VALUES (…), (…)`, `INSERT … SELECT unnest($n)` with one list per
+   column, one JSON text of columns parsed by DuckDB's `from_json` (what the writer uses), and an Arrow table
+   (only when pyarrow is installed; Muxgate does not need it). CPU µs per event is the writer's cost to the
+   gateway process; the JSON way also holds the GIL least (DuckDB parses with it released).
+2. Gateway: `muxgate serve` with analytics on and off (MUXGATE_ANALYTICS), OpenAI chat JSON and SSE at 16
+   concurrent connections against the fake provider, rounds alternating on/off; RPS median and the cost in %.
+3. Views: `usage_daily` (and one workspace's last 30 days) over --rows generated request rows.
+
+    python benchmarks/analytics.py [--rounds 5] [--requests 3000] [--rows 10000000] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gateway_overhead import BIN, CONFIG, process
+from loadgen import run_load
+from reconcile_scale import machine
+
+from proxy.analytics.events import COLUMNS
+from proxy.analytics.store import open_database
+from proxy.analytics.writer import insert_rows, insert_rows_unnest
+
+BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to the benchmark, please."}]}
+
+
+# --- 1. writer --------------------------------------------------------------------------------------------------
+
+
+def request_row(n: int) -> tuple[Any, ...]:
+    return (
+        1_760_000_000_000_000 + n * 1000,
+        uuid.uuid4().hex,
+        f"workspace-{n % 8}",
+        "openai_chat",
+        "openai",
+        "openai",
+        "gpt-4o",
+        "gpt-4o-mini",
+        n % 3,
+        "chat",
+        n % 2 == 0,
+        200,
+        "ok",
+        "stop",
+        400 + n % 97,
+        120 + n % 31,
+        "provider",
+        (400 + n % 97) * 0.15 / 1e6,
+        (120 + n % 31) * 0.6 / 1e6,
+        12.5,
+        3.25,
+        "4f2a9c1b7e3d",
+        "9" * 64,
+        None,
+    )
+
+
+def _executemany(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    marks = ", ".join(["make_timestamp(?)"] + ["?"] * (len(COLUMNS["requests"]) - 1))
+    con.executemany(f"INSERT INTO requests VALUES ({marks})", rows)
+
+
+def _values(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    marks = "(" + ", ".join(["make_timestamp(?)"] + ["?"] * (len(COLUMNS["requests"]) - 1)) + ")"
+    con.execute("INSERT INTO requests VALUES " + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
+
+
+def _unnest(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    insert_rows_unnest(con, "requests", rows)
+
+
+def _json(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    insert_rows(con, "requests", rows)
+
+
+def _arrow() -> Callable[[duckdb.DuckDBPyConnection, list[tuple[Any, ...]]], None] | None:
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    names = [name for name, _ in COLUMNS["requests"]]
+
+    def insert(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+        table = pa.table(
+            {name: pa.array(list(column)) for name, column in zip(names, zip(*rows, strict=True), strict=True)}
+        )
+        con.register("batch", table)
+        con.execute("INSERT INTO requests SELECT make_timestamp(ts), * EXCLUDE (ts) FROM batch")
+        con.unregister("batch")
+
+    return insert
+
+
+def bench_writer(tmp: Path) -> list[dict[str, Any]]:
+    methods: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, list[tuple[Any, ...]]], None] | None, int]] = {
+        "executemany (one INSERT per row)": (_executemany, 2_000),
+        "INSERT … VALUES (…), (…)": (_values, 20_000),
+        "INSERT … SELECT unnest($n), one list per column": (_unnest, 100_000),
+        "one JSON text of columns, from_json (the writer's)": (_json, 100_000),
+        "Arrow table (pyarrow)": (_arrow(), 100_000),
+    }
+    results: list[dict[str, Any]] = []
+    for name, (method, total) in methods.items():
+        if method is None:
+            results.append({"method": name, "skipped": "pyarrow is not installed"})
+            print(f"{name:50} skipped: pyarrow is not installed", flush=True)
+            continue
+        for batch in (100, 1_000, 5_000):
+            count = total
+            rows = [request_row(n) for n in range(count)]
+            directory = Path(tempfile.mkdtemp(dir=tmp))
+            con = open_database(directory)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for start in range(0, count, batch):
+                con.execute("BEGIN TRANSACTION")
+                method(con, rows[start : start + batch])
+                con.execute("COMMIT")
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            con.close()
+            result = {
+                "method": name,
+                "batch": batch,
+                "events_per_s": count / wall,
+                "cpu_us_per_event": cpu / count * 1e6,
+            }
+            results.append(result)
+            print(
+                f"{name:50} batch={batch:<6} {result['events_per_s']:>10,.0f} events/s  "
+                f"{result['cpu_us_per_event']:6.1f} µs CPU/event",
+                flush=True,
+            )
+    return results
+
+
+# --- 2. gateway ---------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(config: Path, data_dir: Path, analytics: bool) -> Iterator[tuple[str, int]]:
+    """`muxgate serve` with analytics on or off: (URL, pid)."""
+    env = {**os.environ, "MUXGATE_ANALYTICS": "true" if analytics else "false"}
+    cmd = [str(BIN / "muxgate"), "serve", str(config), "--port", "0", "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(
+        [*cmd, "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Muxgate serving" in line:
+                yield line.strip().split()[-1], proc.pid
+                break
+        else:
+            raise RuntimeError("muxgate serve exited before printing its URL")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_gateway(
+    tmp: Path, rounds: int, requests: int, history: str, streams: tuple[bool, ...]
+) -> list[dict[str, Any]]:
+    """RPS with recording on and off, rounds alternating; and the gateway's CPU time per request, which other
+    processes on the machine disturb less than RPS."""
+    with process([sys.executable, "-m", "proxy.testing.fake_provider", "--port", "0"], "http://") as fake:
+        config = tmp / "config"
+        config.mkdir()
+        # The benchmark config of gateway_overhead.py, with the workspace's history setting.
+        text = CONFIG.format(url=fake).replace("  customInstructions:", f"  history: {history}\n  customInstructions:")
+        (config / "muxgate.yaml").write_text(text)
+        with serving(config, tmp / "on", True) as on, serving(config, tmp / "off", False) as off:
+            targets = {"on": on, "off": off}
+            results = []
+            for stream in streams:
+                body = json.dumps({**BODY, "stream": stream}).encode()
+                rps: dict[str, list[float]] = {name: [] for name in targets}
+                cpu: dict[str, list[float]] = {name: [] for name in targets}
+                for _ in range(rounds):
+                    for name, (url, pid) in targets.items():
+                        before = cpu_seconds(pid)
+                        load = asyncio.run(
+                            run_load(url + "/v1/chat/completions", body, concurrency=16, requests=requests, warmup=0)
+                        )
+                        cpu[name].append((cpu_seconds(pid) - before) / requests * 1e6)
+                        assert load.errors == 0, f"recording {name}: {load.errors} errors"
+                        rps[name].append(load.rps)
+                status = httpx.get(on[0] + "/api/v1/analytics").json()
+                on_rps, off_rps = statistics.median(rps["on"]), statistics.median(rps["off"])
+                on_cpu, off_cpu = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+                result = {
+                    "stream": stream,
+                    "history": history,
+                    "rps_on": on_rps,
+                    "rps_off": off_rps,
+                    "rps_cost_percent": (1 - on_rps / off_rps) * 100,
+                    "cpu_us_per_request_on": on_cpu,
+                    "cpu_us_per_request_off": off_cpu,
+                    "cpu_cost_percent": (on_cpu / off_cpu - 1) * 100,
+                    "writer_cpu_us_per_request": status["writer_cpu_seconds"] / max(status["written"], 1) * 1e6,
+                    "dropped": status["dropped"],
+                    "rounds": {"rps": rps, "cpu_us": cpu},
+                }
+                results.append(result)
+                kind = "SSE " if stream else "JSON"
+                print(
+                    f"{kind} c=16 history={history:8} RPS on {on_rps:6,.0f} off {off_rps:6,.0f} "
+                    f"({result['rps_cost_percent']:+.1f} %)  CPU/request on {on_cpu:5.0f} µs off {off_cpu:5.0f} µs "
+                    f"({result['cpu_cost_percent']:+.1f} %)  writer thread "
+                    f"{result['writer_cpu_us_per_request']:4.0f} µs/request, {status['dropped']} dropped",
+                    flush=True,
+                )
+    return results
+
+
+# --- 3. views -----------------------------------------------------------------------------------------------------
+
+_GENERATE = """
+INSERT INTO requests (ts, request_id, workspace, client_api, provider, provider_type, requested_model, model,
+                      rule_index, request_type, stream, status, outcome, input_tokens, output_tokens, usage_source,
+                      input_cost, output_cost, latency_ms, config_revision, state_hash)
+SELECT TIMESTAMP '2026-01-01' + to_microseconds((i * 7919 % (90 * 86400)) * 1000000),
+       md5(i::VARCHAR), 'workspace-' || (i % 20), 'openai_chat', 'provider-' || (i % 4), 'openai', 'client',
+       'model-' || (i % 12), (i % 3)::INTEGER, CASE WHEN i % 5 = 0 THEN 'fim' ELSE 'chat' END, i % 2 = 0,
+       200, 'ok', 200 + i % 900, 50 + i % 400, 'provider',
+       (200 + i % 900) * 2.5 / 1e6, (50 + i % 400) * 10.0 / 1e6, 100 + i % 300, 'rev' || (i % 50), 'h' || (i % 50)
+FROM range({start}, {stop}) t(i)
+"""
+
+
+def bench_views(tmp: Path, rows: int) -> dict[str, Any]:
+    con = open_database(tmp / "views")
+    started = time.perf_counter()
+    step = 2_000_000
+    for start in range(0, rows, step):
+        con.execute(_GENERATE.format(start=start, stop=min(rows, start + step)))
+    generated = time.perf_counter() - started
+    con.execute("CHECKPOINT")
+    queries = {
+        "usage_daily (all rows)": "SELECT * FROM usage_daily",
+        "usage_daily, one workspace, 30 days": (
+            "SELECT day, sum(input_tokens), sum(output_tokens), sum(cost) FROM usage_daily "
+            "WHERE workspace = 'workspace-7' AND day >= DATE '2026-03-01' GROUP BY day"
+        ),
+        "usage_by_rule": "SELECT * FROM usage_by_rule",
+        "token-usage endpoint query": (
+            "SELECT model, sum(input_tokens), sum(output_tokens), sum(input_cost), sum(output_cost) FROM requests "
+            "WHERE workspace = 'workspace-7' GROUP BY ROLLUP (model)"
+        ),
+    }
+    timings: dict[str, float] = {}
+    for name, sql in queries.items():
+        samples = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            con.execute(sql).fetchall()
+            samples.append(time.perf_counter() - t0)
+        timings[name] = statistics.median(samples)
+        print(f"{name:40} over {rows:,} rows: {timings[name] * 1000:8.1f} ms (median of 5)", flush=True)
+    con.close()
+    return {"rows": rows, "generate_s": generated, "query_s": timings}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per round")
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--only", choices=("writer", "gateway", "views"))
+    parser.add_argument("--history", choices=("full", "metadata", "off"), default="full", help="workspace history")
+    parser.add_argument("--stream", choices=("both", "json", "sse"), default="both")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    report: dict[str, Any] = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        if args.only in (None, "writer"):
+            report["writer"] = bench_writer(tmp)
+        if args.only in (None, "gateway"):
+            streams = {"both": (False, True), "json": (False,), "sse": (True,)}[args.stream]
+            report["gateway"] = bench_gateway(tmp, args.rounds, args.requests, args.history, streams)
+        if args.only in (None, "views"):
+            report["views"] = bench_views(tmp, args.rows)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
