@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
-import secrets
 from typing import Final
 
 from .rules import Rule, Span
 
-_PROCESS_KEY: Final = secrets.token_bytes(32)
+_PROCESS_KEY: Final = os.urandom(32)
 
 FORMS: Final = re.compile(
     r"redacted[ \t]{0,2}(?:<|&lt;|\\u003c)[ \t]{0,2}(?P<id>[0-9a-f]{8})[ \t]{0,2}(?:>|&gt;|\\u003e)", re.IGNORECASE

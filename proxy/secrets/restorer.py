@@ -40,6 +40,9 @@ def restore_text(text: str, values: Mapping[str, str], *, json_text: bool = Fals
     return FORMS.sub(secret, text)
 
 
+_R = re.compile("[rR]")  # where a placeholder form can start ("REDACTED" in any case)
+
+
 class StreamRestorer:
     """Restores one growing text (the answer, or one tool call's arguments) delta by delta."""
 
@@ -63,10 +66,9 @@ class StreamRestorer:
 
 def _hold_from(buffer: str) -> int:
     """Where the tail that could still grow into a placeholder starts (len(buffer) when there is none)."""
-    start = max(0, len(buffer) - MAX_FORM_LENGTH)
-    for i in range(start, len(buffer)):
-        if buffer[i] in "rR" and could_become_placeholder(buffer[i:]):
-            return i
+    for found in _R.finditer(buffer, max(0, len(buffer) - MAX_FORM_LENGTH)):
+        if could_become_placeholder(buffer[found.start() :]):
+            return found.start()
     return len(buffer)
 
 
