@@ -40,7 +40,7 @@ def _sdk_httpx() -> ModuleType:
 sdk_httpx = _sdk_httpx()
 
 
-def translated_body(source: ApiFormat, target: ApiFormat, data: bytes, **options: bool) -> bytes:
+def translated_body(source: ApiFormat, target: ApiFormat, data: bytes, **options: Any) -> bytes:
     translator = StreamTranslator(source, target, model="routed-model", **options)
     # Feed in small pieces, as a provider's body arrives.
     return b"".join(translator.feed(data[i : i + 13]) for i in range(0, len(data), 13)) + translator.close()

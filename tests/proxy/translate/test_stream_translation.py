@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -65,7 +66,7 @@ def _fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def translate(
-    source: ApiFormat, target: ApiFormat, chunks: list[bytes], **options: bool
+    source: ApiFormat, target: ApiFormat, chunks: list[bytes], **options: Any
 ) -> tuple[bytes, StreamTranslator]:
     translator = StreamTranslator(source, target, model="routed-model", created=1730000000, **options)
     out = b"".join(translator.feed(chunk) for chunk in chunks) + translator.close()
