@@ -18,7 +18,7 @@ See docs/secrets.md.
 
 from .alerts import SecretAlert, report_alerts
 from .policy import SecretGuard, builtin_scanner, compile_guard, default_guard
-from .redactor import Redaction, redact
+from .redactor import Redaction, conceal, redact
 from .restorer import RestoringEncoder, StreamRestorer, restore_body, restore_text, restoring
 from .scanner import BUILTIN_RULES, DeclaredPattern, DeclaredValue, Finding, Scanner
 
@@ -35,6 +35,7 @@ __all__ = [
     "StreamRestorer",
     "builtin_scanner",
     "compile_guard",
+    "conceal",
     "default_guard",
     "redact",
     "report_alerts",

@@ -12,7 +12,7 @@ way to a changed string are copied, the rest is shared.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,3 +132,12 @@ def _walk(node: Any, visit: Callable[[str], str]) -> Any:
                     items[i] = new
         return node if items is None else items
     return node
+
+
+def conceal(text: str, values: Mapping[str, str]) -> str:
+    """`text` with every secret of `values` (placeholder id → secret) replaced by its placeholder again: for what
+    is kept after the answer was restored, such as the conversation history."""
+    for secret_id, secret in sorted(values.items(), key=lambda item: -len(item[1])):
+        if secret in text:
+            text = text.replace(secret, placeholder(secret_id))
+    return text

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proxy.secrets import builtin_scanner, compile_guard, redact, restore_text
+from proxy.secrets import builtin_scanner, compile_guard, conceal, redact, restore_text
 from proxy.secrets.placeholders import FORMS
 from reconciler.models import SecretRef, SecretsMode, SecretsSpec
 
@@ -145,3 +145,10 @@ def test_large_bodies_are_scanned_off_the_event_loop() -> None:
     body = {"prompt": "x = 1\n" * 100_000 + AWS}
     result = asyncio.run(guard.protect(body, "w", size=len(body["prompt"])))
     assert AWS not in result.body["prompt"]
+
+
+def test_conceal_puts_placeholders_back_for_what_is_kept() -> None:
+    result = redact({"m": f"{GITHUB} {AWS}"}, builtin_scanner(), workspace="w")
+    answer = restore_text(result.body["m"], result.values)
+    assert answer == f"{GITHUB} {AWS}"
+    assert conceal(answer, result.values) == result.body["m"]
