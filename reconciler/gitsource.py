@@ -136,7 +136,9 @@ def revision(directory: Path) -> str | None:
         return None
     try:
         head = _git(top, "rev-parse", "--short=12", "HEAD").decode().strip()
-        status = _git(directory, "status", "--porcelain", "--untracked-files=normal", "--", ".")
+        # No optional locks: a status that refreshed the index under .git/index.lock could make the user's own
+        # `git commit` fail, and a watcher would see the lock file come and go.
+        status = _git(directory, "--no-optional-locks", "status", "--porcelain", "--untracked-files=normal", "--", ".")
     except GitError:
         return None
     return f"{head}-dirty" if status.strip() else head

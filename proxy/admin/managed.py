@@ -45,7 +45,7 @@ def managed_detail(
     if kind == "Workspace" and name in registry.workspaces:
         # Archived because its declaration is gone; the reconciler keeps it until it is pruned.
         fix = (
-            "run reconcile --prune to remove it"
+            "set MUXGATE_PRUNE_ARCHIVED=true on the gateway to remove archived workspaces"
             if action == "delete-archived"
             else f"declare it again in a file of {config_dir} to recover it"
         )

@@ -5,8 +5,10 @@
         │  record.routed(…) / record.answered(…) / record.streamed(translator): what the gateway knew
         └─ record.finish() ──▶ writer queue ──▶ (writer thread) rows(): usage, estimate, cost, history
 
-Everything costly (reading usage, estimating tokens, pricing, extracting the conversation) happens in
-`rows()`, in the writer thread. On the event loop a request costs a few attribute writes and one deque append.
+On the event loop a request costs a few attribute writes, and at its end `finish()` reads the usage and
+serialises the messages (microseconds), so that nothing the request path built stays alive until the writer's
+next batch. Decoding the answer's text, estimating, pricing and building rows happen in `rows()`, in the
+writer thread.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ class RequestRecord:
         self.ttft: float | None = None
         self.latency: float | None = None
         self.chunks: list[bytes] = []
-        self._kept = 0
+        # With analytics off nothing is kept.
+        self._kept = 0 if writer is not None else MAX_ANSWER_BYTES
         self.workspace: str | None = None
         self.active_workspace = active_workspace
         self.rule: CompiledRule | None = None

@@ -18,7 +18,6 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -235,9 +234,6 @@ class LiveReconciler:
         """Run the watcher while the app runs (when `settings.watch`); stop it promptly on shutdown."""
         self._loop = asyncio.get_running_loop()
         if self.watch_enabled:
-            # Naming the revision runs `git status`, which refreshes git's index under .git/index.lock unless told
-            # not to; right after a save, that lock would make the user's own `git commit` fail.
-            os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")
             self._stop = asyncio.Event()
             self._task = asyncio.create_task(self.watcher.run(self._stop), name="muxgate-watch")
         try:

@@ -426,7 +426,9 @@ def test_a_workspace_archived_because_its_file_is_gone(admin: Callable[..., Admi
     recover = served.call("POST", "/workspaces/archive/gone/recover")
     assert recover.json() == {"detail": f"{prefix}declare it again in a file of {served.config_dir} to recover it"}
     delete = served.call("DELETE", "/workspaces/archive/gone")
-    assert delete.json() == {"detail": f"{prefix}run reconcile --prune to remove it"}
+    assert delete.json() == {
+        "detail": f"{prefix}set MUXGATE_PRUNE_ARCHIVED=true on the gateway to remove archived workspaces"
+    }
     read = served.get("/workspaces/gone")
     assert read.status_code == 404
     assert (
