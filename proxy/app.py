@@ -21,7 +21,7 @@ from proxy.analytics.lifespan import analytics_lifespan
 from proxy.analytics.routes import analytics_router
 from proxy.asgi import send_json
 from proxy.gateway import CLIENT_FORMAT, ClientError, Gateway
-from proxy.live import LiveReconciler, reconcile_status
+from proxy.live import LiveReconciler, reconcile_router, reconcile_status
 from proxy.registry import Registry
 from proxy.request_info import ClientApi
 from proxy.security import cors_config, protect
@@ -193,6 +193,7 @@ def create_app(
             admin_router(),
             analytics_router(),
             reconcile_status,
+            reconcile_router(),
         ],
         cors_config=cors_config(settings),
         # Analytics open first and close last, after the requests in flight were recorded.

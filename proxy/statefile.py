@@ -2,8 +2,9 @@
 
 Written by the live reconciler after every apply (`DATA_DIR/last-applied.json`), read once when `muxgate serve`
 starts. The file holds the desired state as `DesiredState.to_json()` gives it, the revision, when it was applied,
-the config directory it came from, and the inventory: the last declared spec of every workspace ever applied, so
-a workspace removed from the directory stays archived across restarts. A write goes to a temporary file in the
+the config directory it came from (and whether it was pushed through the admin API instead of read from there),
+and the inventory: the last declared spec of every workspace ever applied, so a workspace removed from the
+directory stays archived across restarts. A write goes to a temporary file in the
 same folder first and is renamed over the old one, so a crash leaves either the old file or the new one.
 """
 
@@ -40,11 +41,13 @@ class LastApplied:
     desired: DesiredState
     # Workspace name → its last declared resource, for every workspace applied and not pruned since.
     inventory: Mapping[str, Workspace]
+    pushed: bool = False  # pushed through the admin API rather than read from config_dir
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,
             "configDir": self.config_dir,
+            "source": "push" if self.pushed else "directory",
             "revision": self.revision,
             "appliedAt": iso_utc(self.applied_at),
             "desired": self.desired.to_json(),
@@ -62,6 +65,8 @@ class LastApplied:
             applied_at=datetime.fromisoformat(data["appliedAt"]).astimezone(UTC),
             desired=DesiredState.from_json(data["desired"]),
             inventory=MappingProxyType({ws.metadata.name: ws for ws in workspaces}),
+            # Files written before pushes existed have no source: they came from the directory.
+            pushed=data.get("source") == "push",
         )
 
 

@@ -1,4 +1,4 @@
-"""Load and validate in one call: a directory, or a directory as of a git ref.
+"""Load and validate in one call: a directory, a directory as of a git ref, or files handed over (a push).
 
 The entry point the CLI, the watcher and the benchmarks share, so each of them reads, caches and validates a tree
 the same way.
@@ -6,14 +6,14 @@ the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.gitsource import read_git_tree
-from reconciler.loader import LoadResult, ParseCache, load_dir, load_files
+from reconciler.loader import LoadResult, ParseCache, load_files, read_dir
 from reconciler.state import DesiredState
 from reconciler.validate import Validation, validate
 
@@ -38,12 +38,19 @@ class Checked:
 
 
 def check_dir(directory: Path, cache: ParseCache | None = None) -> Checked:
-    load = load_dir(directory, cache)
-    return Checked(load, validate(load, cache))
+    files, diagnostics = read_dir(directory)
+    return check_files(files, cache, diagnostics)
 
 
 def check_ref(directory: Path, ref: str, cache: ParseCache | None = None) -> Checked:
     files, diagnostics = read_git_tree(directory, ref)
+    return check_files(files, cache, diagnostics)
+
+
+def check_files(
+    files: Iterable[tuple[str, bytes]], cache: ParseCache | None = None, diagnostics: Iterable[Diagnostic] = ()
+) -> Checked:
+    """A tree given as (relative path, content) pairs; `diagnostics` are what reading it reported."""
     load = load_files(files, cache)
     load = LoadResult(load.files, tuple(diagnostics) + load.diagnostics)
     return Checked(load, validate(load, cache))

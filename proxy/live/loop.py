@@ -1,4 +1,4 @@
-"""The live reconciler: load → validate → plan → apply of the config directory while the gateway serves.
+"""The live reconciler: load → validate → plan → apply of the config while the gateway serves.
 
 Owned by the app's lifespan when `muxgate serve DIR` runs. Each reconcile records the revision it reads, loads
 and validates the whole tree in a worker thread (parsed files cached across runs), plans against what the gateway
@@ -7,8 +7,12 @@ flight finish on the snapshot they started with. A failure at any stage applies 
 serving and the status says why (`proxy.live.status`). Every apply is saved in the data dir (`proxy.statefile`), so
 a restart with a broken directory serves the last good config.
 
+The tree comes from the directory (pull mode) or from a push through the admin API (`proxy.live.push`, on a
+gateway that does not watch); from there on both take the same path.
+
     bootstrap()        at start-up, before serving: the registry to serve (the directory's, or the last good one)
-    reconcile_once()   one attempt, serialised with any other
+    reconcile_once()   one attempt on the directory, serialised with any other
+    apply_push(push)   one attempt on pushed files, serialised likewise
     lifespan(app)      runs the watcher (`proxy.live.watch`) while the app runs, if `settings.watch`
 """
 
@@ -33,10 +37,10 @@ from proxy.live.status import Reason, ReconcileStatus, describe
 from proxy.live.watch import Watcher
 from proxy.registry import Registry, build_registry
 from proxy.settings import Settings
-from proxy.statefile import LastApplied, StateFileError
+from proxy.statefile import LastApplied, StateFileError, iso_utc
 from proxy.statefile import load as load_state
 from proxy.statefile import save as save_state
-from reconciler.check import Checked, check_dir
+from reconciler.check import Checked, check_dir, check_files
 from reconciler.gitsource import revision as git_revision
 from reconciler.loader import ParseCache
 from reconciler.models import DEFAULT_WORKSPACE
@@ -47,6 +51,8 @@ log = logging.getLogger("muxgate.live")
 
 # Diagnostic codes that mean the directory itself is not there, as opposed to a config mistake in it.
 _SOURCE_MISSING = frozenset({"dir-missing", "dir-not-directory"})
+# How status sentences, log lines and plan reasons name a tree that came through the admin API.
+PUSHED = "the pushed config"
 
 RegistryBuilder = Callable[..., Registry]
 
@@ -59,6 +65,15 @@ class Applied:
     applied_at: datetime
     state_hash: str
     plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A config tree handed over through the admin API, reconciled in place of the directory's."""
+
+    files: tuple[tuple[str, bytes], ...]  # (path relative to the tree's root, content)
+    revision: str | None
+    prune: bool = False  # delete archived workspaces in this apply, as MUXGATE_PRUNE_ARCHIVED does in every one
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +169,12 @@ class LiveReconciler:
 
     def bootstrap(self) -> Startup:
         """Read the directory and the last applied state, and decide what to serve; before the event loop runs."""
-        attempted = git_revision(self.directory)
         last = self._load_last_applied()
+        if last is not None and last.pushed and not self.watch_enabled:
+            startup = self._serve_pushed(last)
+            if startup is not None:
+                return startup
+        attempted = git_revision(self.directory)
         checked = check_dir(self.directory, self._cache)
         if checked.state is None:
             missing = _source_missing(checked)
@@ -199,6 +218,24 @@ class LiveReconciler:
             reason, attempted, checked.diagnostics, problem, registry, last.applied_at
         )
         return Startup(checked, registry, notice)
+
+    def _serve_pushed(self, last: LastApplied) -> Startup | None:
+        """A gateway that takes pushes starts with what was pushed last: it replaced what the directory held when
+        the gateway started before. None when it cannot be built (the directory is read instead)."""
+        running = running_state(last.desired, last.inventory, prune=self.prune)
+        try:
+            registry = self._build(running, revision=last.revision)
+        except Exception as exc:
+            log.warning("The last pushed state cannot be served (%s); %s is read instead.", exc, self.directory)
+            return None
+        self._desired, self._inventory, self._applied_at = last.desired, last.inventory, last.applied_at
+        self._board.succeeded(registry, last.revision, (), last.applied_at)
+        label = describe(registry.revision, registry.state_hash)
+        notice = (
+            f"muxgate: serving the last pushed {label}, applied at {iso_utc(last.applied_at)}; {self.directory} "
+            "is not read while the gateway takes pushes (push it to serve it again)."
+        )
+        return Startup(check_files(()), registry, notice)
 
     def _load_last_applied(self) -> LastApplied | None:
         try:
@@ -278,6 +315,18 @@ class LiveReconciler:
 
     async def reconcile_once(self) -> ReconcileStatus:
         """Load, validate, plan and apply the directory once; the new status (also in `status`)."""
+        status, _ = await self._reconcile(None)
+        return status
+
+    async def apply_push(self, push: Pushed) -> tuple[ReconcileStatus, Plan | None]:
+        """Validate, plan and apply pushed files as a reconcile of the directory would: the new status, and the
+        plan when it was applied or changed nothing (None when the files are invalid or could not be built).
+
+        Only for a gateway that does not watch its directory: the watcher would replace the pushed config with
+        the directory's at its next change (the admin API answers 409 before calling this)."""
+        return await self._reconcile(push)
+
+    async def _reconcile(self, push: Pushed | None) -> tuple[ReconcileStatus, Plan | None]:
         gateway = self._gateway
         if gateway is None:
             raise RuntimeError("The reconciler has no gateway; pass it to create_app(..., live=...) first.")
@@ -287,13 +336,14 @@ class LiveReconciler:
             # One hop to a worker thread for all the CPU work: each hop back waits for the event loop, which is
             # busy serving requests.
             started = time.perf_counter()
-            attempted, checked, outcome = await asyncio.to_thread(self._attempt, current.state)
+            attempted, checked, outcome = await asyncio.to_thread(self._attempt, current.state, push)
             if outcome is None:
                 if _source_missing(checked):
                     self._board.missing(attempted, current, self._applied_at)
                 else:
-                    self._board.invalid(attempted, checked.diagnostics, current, self._applied_at)
-                return self.status
+                    subject = None if push is None else PUSHED
+                    self._board.invalid(attempted, checked.diagnostics, current, self._applied_at, subject=subject)
+                return self.status, None
             if isinstance(outcome, Exception):
                 label = describe(attempted, checked.state.hash if checked.state else None)
                 log.debug("Building the registry for %s failed", label, exc_info=outcome)
@@ -301,7 +351,7 @@ class LiveReconciler:
                 self._board.failed(
                     Reason.APPLY_FAILED, attempted, checked.diagnostics, problem, current, self._applied_at
                 )
-                return self.status
+                return self.status, None
             candidate = outcome
             if candidate.registry is not None:
                 registry = candidate.registry
@@ -312,30 +362,39 @@ class LiveReconciler:
             else:
                 log.debug("%s: no changes", describe(attempted, candidate.running.hash))
                 self._board.succeeded(current, attempted, checked.diagnostics, self._applied_at)
-                return self.status
+                return self.status, candidate.plan
             # The apply: one assignment. Requests that already read the old registry finish on it.
             gateway.registry = registry
             log.debug("%s swapped in %.0f ms after the reconcile began", registry.revision, _ms(started))
             self._fall_back_if_inactive(gateway, registry)
-            await asyncio.to_thread(self._commit, candidate, registry, checked)
+            await asyncio.to_thread(self._commit, candidate, registry, checked, pushed=push is not None)
             if candidate.registry is not None and self.last_applied is not None:
                 self._notify(self.last_applied)
-            return self.status
+            return self.status, candidate.plan
 
-    def _attempt(self, current: DesiredState) -> tuple[str | None, Checked, _Candidate | Exception | None]:
+    def _attempt(
+        self, current: DesiredState, push: Pushed | None
+    ) -> tuple[str | None, Checked, _Candidate | Exception | None]:
         """Record the revision, load, validate, plan and build: (revision, checked, candidate); the candidate is
-        None when the directory is invalid, the exception when the registry could not be built. Worker thread."""
+        None when the tree is invalid, the exception when the registry could not be built. Worker thread."""
         started = time.perf_counter()
-        attempted = git_revision(self.directory)
-        log.debug("revision %s named in %.0f ms", attempted, _ms(started))
-        started = time.perf_counter()
-        self._board.progressing(attempted)
-        checked = check_dir(self.directory, self._cache)
-        log.debug("%s read and validated in %.0f ms", self.directory, _ms(started))
+        if push is None:
+            attempted = git_revision(self.directory)
+            log.debug("revision %s named in %.0f ms", attempted, _ms(started))
+            started = time.perf_counter()
+            self._board.progressing(attempted)
+            checked = check_dir(self.directory, self._cache)
+            source, prune = str(self.directory), self.prune
+        else:
+            attempted = push.revision
+            self._board.progressing(attempted, subject=PUSHED)
+            checked = check_files(push.files, self._cache)
+            source, prune = PUSHED, self.prune or push.prune
+        log.debug("%s read and validated in %.0f ms", source, _ms(started))
         if checked.state is None:
             return attempted, checked, None
         try:
-            return attempted, checked, self._candidate(checked.state, current, attempted)
+            return attempted, checked, self._candidate(checked.state, current, attempted, prune=prune, source=source)
         except Exception as exc:
             return attempted, checked, exc
 
@@ -346,25 +405,30 @@ class LiveReconciler:
         attempted: str | None,
         *,
         force_build: bool = False,
+        prune: bool | None = None,
+        source: str | None = None,
     ) -> _Candidate:
-        """Plan `desired` against `current` and compile it, unless the running state would not change. CPU work."""
-        running = running_state(desired, self._inventory, prune=self.prune)
+        """Plan `desired` against `current` and compile it, unless the running state would not change. CPU work.
+
+        `prune` defaults to the gateway's setting; `source` names where `desired` was declared (the directory)."""
+        prune = self.prune if prune is None else prune
+        running = running_state(desired, self._inventory, prune=prune)
         try:
             plan = diff(
                 desired,
                 current,
-                prune=self.prune,
-                source_label=str(self.directory),
+                prune=prune,
+                source_label=source or str(self.directory),
                 current_label="the running gateway",
             )
         except PlanError as exc:
             raise RuntimeError(str(exc)) from exc
-        inventory = next_inventory(desired, self._inventory, prune=self.prune)
+        inventory = next_inventory(desired, self._inventory, prune=prune)
         unchanged = current is not None and running.hash == current.hash
         registry = None if unchanged and not force_build else self._build(running, revision=attempted)
         return _Candidate(desired, running, inventory, plan, registry)
 
-    def _commit(self, candidate: _Candidate, registry: Registry, checked: Checked) -> None:
+    def _commit(self, candidate: _Candidate, registry: Registry, checked: Checked, *, pushed: bool = False) -> None:
         """Record an apply: remember it, save it in the data dir, mark Ready. Runs in a worker thread (it writes)."""
         self._applied_at = self._clock()
         self._desired, self._inventory = candidate.desired, candidate.inventory
@@ -374,6 +438,7 @@ class LiveReconciler:
             applied_at=self._applied_at,
             desired=candidate.desired,
             inventory=candidate.inventory,
+            pushed=pushed,
         )
         try:
             save_state(self.data_dir, last)

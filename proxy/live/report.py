@@ -85,9 +85,10 @@ class StatusBoard:
 
     # --- outcomes -------------------------------------------------------------------------------------------
 
-    def progressing(self, attempted: str | None) -> None:
-        """An attempt began: its revision is recorded first; `ready` stays as it was."""
-        subject = describe(attempted, None) if attempted else str(self.directory)
+    def progressing(self, attempted: str | None, *, subject: str | None = None) -> None:
+        """An attempt began: its revision is recorded first; `ready` stays as it was. `subject` names a tree that
+        is not the directory's (a push)."""
+        subject = describe(attempted, None) if attempted else subject or str(self.directory)
         self._set(
             dataclasses.replace(
                 self._status,
@@ -125,9 +126,12 @@ class StatusBoard:
         diagnostics: Sequence[Diagnostic],
         serving: Registry | None,
         applied_at: datetime | None,
+        *,
+        subject: str | None = None,
     ) -> None:
+        subject = subject or str(self.directory)
         errors = errors_of(diagnostics)
-        subject = f"{self.directory} at {describe(attempted, None)}" if attempted is not None else str(self.directory)
+        subject = f"{subject} at {describe(attempted, None)}" if attempted is not None else subject
         problem = f"{subject} is invalid ({count(len(errors), 'error')}) and was not applied"
         first = f" First error: {errors[0].location or errors[0].file or '-'}: {errors[0].summary}." if errors else ""
         self.failed(Reason.VALIDATION_FAILED, attempted, diagnostics, problem, serving, applied_at, detail=first)
