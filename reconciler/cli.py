@@ -115,7 +115,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         if args.server and valid:
             # An invalid DIR is reported without asking the gateway anything, and nothing is sent.
-            gateway = GatewayClient(args.server, read_token(args.token_file))
+            token = read_token(args.token_file)
+            if token is None and not args.dry_run:
+                raise PushError(
+                    f"Applying needs the gateway's admin token; pass --token-file with the admin-token file of its "
+                    f"data directory, or set {TOKEN_VARIABLE}."
+                )
+            gateway = GatewayClient(args.server, token)
             current = gateway.running().state
             current_label = f"the running gateway at {gateway.url}"
         elif args.against:
@@ -138,7 +144,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return EXIT_ERROR
         if gateway is None or args.dry_run:
             return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
-        return _apply(args, gateway, files, directory, sources, out)
+        return _apply(args, gateway, files, directory, sources, out, planned=plan.has_changes)
     except PushError as exc:
         _fail(str(exc))
         return EXIT_ERROR
@@ -154,8 +160,11 @@ def _apply(
     directory: Path,
     sources: dict[str, Sequence[str]],
     out: TextIO,
+    *,
+    planned: bool,
 ) -> int:
-    """Push DIR's files; the gateway validates them again and applies them all or nothing."""
+    """Push DIR's files; the gateway validates them again and applies them all or nothing. `planned` says whether
+    the plan printed before had changes (the push goes anyway: the revision may be new)."""
     try:
         outcome = gateway.apply(files, git_revision(directory), prune=args.prune)
     except PushRejectedError as exc:
@@ -163,8 +172,9 @@ def _apply(
         sys.stderr.write(render_text(None, exc.diagnostics, sources, color=False))
         _fail(str(exc))
         return EXIT_ERROR
-    # Text output reads on; JSON and GitHub output stay one document on stdout.
-    print(outcome.sentence(), file=out if args.output == "text" else sys.stderr)
+    if outcome.has_changes or planned:
+        # Text output reads on; JSON and GitHub output stay one document on stdout.
+        print(outcome.sentence(), file=out if args.output == "text" else sys.stderr)
     return EXIT_OK
 
 

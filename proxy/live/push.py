@@ -164,12 +164,10 @@ async def reconcile_apply(request: Request[Any, Any, Any]) -> Response[dict[str,
     if plan is not None:
         return Response({"status": status.to_json(), "plan": plan_json(plan)}, status_code=200)
     code = 422 if status.reason is Reason.VALIDATION_FAILED else 500
-    body = {
-        "detail": status.message,
-        "diagnostics": [d.to_json() for d in status.diagnostics],
-        "status": status.to_json(),
-    }
-    return Response(body, status_code=code)
+    # Diagnostics as `reconcile --output json` gives them, so the client shows them with its own source lines.
+    return Response(
+        {"detail": status.message, "diagnostics": [d.to_json() for d in status.diagnostics]}, status_code=code
+    )
 
 
 def reconcile_router() -> Router:

@@ -226,7 +226,7 @@ def test_an_apply_changes_routing_and_is_saved_reported_and_announced(
     # The same files again: the gateway plans nothing and builds nothing.
     applies = server.live.applies
     assert main([str(local), "--server", server.url, "--token-file", str(token_file)]) == 0
-    assert capsys.readouterr().out.rstrip().endswith("No changes.")
+    assert capsys.readouterr().out == f"No changes. Your configuration matches the running gateway at {server.url}.\n"
     assert (server.live.applies, len(announced)) == (applies, 1)
 
 
@@ -352,11 +352,11 @@ def test_a_push_needs_the_admin_token(
     assert wrong.json() == {"detail": wrong.json()["detail"]}  # the admin API's error shape
 
     assert main([str(local), "--server", server.url]) == 1
-    err = capsys.readouterr().err
-    assert err.strip().splitlines() == [
-        f"reconcile: The gateway at {server.url} needs the admin token; pass --token-file with its data "
-        "directory's admin-token file, or set MUXGATE_ADMIN_TOKEN."
-    ]
+    assert capsys.readouterr() == (
+        "",
+        "reconcile: Applying needs the gateway's admin token; pass --token-file with the admin-token file of its "
+        "data directory, or set MUXGATE_ADMIN_TOKEN.\n",
+    )
     other = tmp_path / "other-token"
     other.write_text("not-the-token")
     assert main([str(local), "--server", server.url, "--token-file", str(other)]) == 1
