@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=("aiohttp", "httpx"), help="upstream HTTP transport (MUXGATE_TRANSPORT)")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="(MUXGATE_LOG_LEVEL)")
     reconcile = commands.add_parser(
-        "reconcile", help="validate a config directory and print the plan", description=reconcile_cli.__doc__
+        "reconcile",
+        help="validate a config directory, print the plan, apply it with --server",
+        description=reconcile_cli.__doc__,
     )
     reconcile_cli.add_arguments(reconcile)
     sql = commands.add_parser(
