@@ -79,6 +79,9 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+REQUEST_COLUMN = {name: index for index, (name, _) in enumerate(COLUMNS["requests"])}
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 

@@ -3,29 +3,31 @@
     Gateway.handle ── RequestRecord(api, send, registry, writer)
         │  record.send: adds x-muxgate-request-id, notes the status, the first body byte and the end
         │  record.routed(…) / record.answered(…) / record.streamed(translator): what the gateway knew
-        └─ record.finish() ──▶ writer queue ──▶ (writer thread) rows(): usage, estimate, cost, history
+        └─ record.finish() ──▶ a tuple of plain values ──▶ writer queue ──▶ request_rows() in the writer thread
 
-On the event loop a request costs a few attribute writes, and at its end `finish()` reads the usage and
-serialises the messages (microseconds), so that nothing the request path built stays alive until the writer's
-next batch. Decoding the answer's text, estimating, pricing and building rows happen in `rows()`, in the
-writer thread.
+`finish()` reads the usage, prices it and serialises the messages (microseconds). What it queues holds only
+strings, numbers and bytes: tuples of those are invisible to Python's garbage collector, whereas the request's
+own objects (body, answer, translator, scope), kept alive until the writer's next batch, would be promoted to
+the oldest generation by the thousand every second and make full collections frequent. Decoding the answer's
+text, which history keeps and estimates need, is left to the writer thread.
 """
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar.types import Message, Send
 
 from proxy.request_info import ClientApi
+from proxy.secrets.placeholders import placeholder
 from proxy.translate import StreamTranslator, is_streaming, response_stop_reason, response_usage
 from reconciler.models import ApiFormat
 
 from . import texts
-from .events import Row
+from .events import REQUEST_COLUMN, Row
 
 if TYPE_CHECKING:
     from proxy.registry import CompiledRule, Registry, WorkspaceRuntime
@@ -47,9 +49,14 @@ _FORMAT = {
 _WORKSPACE_HEADER = b"x-muxgate-workspace"
 _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
 
+# What the writer thread completes: (requests row, messages row or None, client format, answer bytes,
+# streamed, estimate the output from the answer, put the answer's text in the messages row, output price,
+# (placeholder id, secret) pairs to redact again in that text).
+RequestItem = tuple[Row, Row | None, str, bytes, bool, bool, bool, float | None, tuple[tuple[str, str], ...]]
+
 
 class RequestRecord:
-    """Collects one request's facts; `finish()` queues it and the writer turns it into rows."""
+    """Collects one request's facts while it runs; `finish()` queues them."""
 
     __slots__ = (
         "_downstream",
@@ -60,31 +67,18 @@ class RequestRecord:
         "body",
         "called",
         "chunks",
-        "complete",
-        "conversation",
         "ended",
-        "failure",
         "fim",
-        "history",
-        "input_tokens",
         "instructions",
         "latency",
-        "message_count",
-        "output_tokens",
-        "prompt",
-        "prompt_chars",
         "provider_format",
+        "redacted",
         "registry",
         "request_id",
-        "requested_model",
         "rule",
         "scope",
         "started",
         "status",
-        "stop_reason",
-        "stream",
-        "stream_error",
-        "streamed_answer",
         "translator",
         "ts_us",
         "ttft",
@@ -101,7 +95,7 @@ class RequestRecord:
         scope: Any = None,
         active_workspace: str | None = None,
     ) -> None:
-        self.request_id = uuid.uuid4().hex
+        self.request_id = os.urandom(16).hex()
         self.ts_us = time.time_ns() // 1000
         self.started = time.perf_counter()
         self.api = api
@@ -109,6 +103,7 @@ class RequestRecord:
         self.registry = registry
         self.writer = writer
         self.scope = scope
+        self.active_workspace = active_workspace
         self.status = 0
         self.ended = False
         self.ttft: float | None = None
@@ -117,7 +112,6 @@ class RequestRecord:
         # With analytics off nothing is kept.
         self._kept = 0 if writer is not None else MAX_ANSWER_BYTES
         self.workspace: str | None = None
-        self.active_workspace = active_workspace
         self.rule: CompiledRule | None = None
         self.body: dict[str, Any] | None = None
         self.instructions = ""
@@ -126,21 +120,8 @@ class RequestRecord:
         self.answer: Any = None
         self.provider_format: ApiFormat | None = None
         self.translator: StreamTranslator | None = None
-        self.failure: BaseException | None = None
-        # Facts kept by finish() when the request's objects are let go.
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
-        self.stop_reason: str | None = None
-        self.complete = False
-        self.stream_error: str | None = None
-        self.streamed_answer = False
-        self.requested_model: str | None = None
-        self.stream: bool | None = None
-        self.prompt_chars = 0
-        self.history: str | None = None
-        self.message_count: int | None = None
-        self.prompt: str | None = None
-        self.conversation: str | None = None
+        # Placeholder id → secret, for the answers whose secrets the gateway restored: history keeps them redacted.
+        self.redacted: Mapping[str, str] = {}
 
     # --- the request path tells ---
 
@@ -175,7 +156,7 @@ class RequestRecord:
         self.fim = fim
 
     def answered(self, answer: Any, provider_format: ApiFormat) -> None:
-        """The provider's parsed JSON answer, read for its usage in the writer thread."""
+        """The provider's parsed JSON answer, read for its usage."""
         self.answer = answer
         self.provider_format = provider_format
 
@@ -183,162 +164,127 @@ class RequestRecord:
         self.translator = translator
 
     def finish(self, failure: BaseException | None = None) -> None:
-        """The request is over, whichever way: keep the facts, let go of the request's objects, queue it.
-
-        Reading the usage and the history's text here costs a few microseconds; holding the body, the answer,
-        the translator and the scope until the writer's next batch would cost more, in garbage collection of
-        the thousands of records a second of traffic keeps alive."""
+        """The request is over, whichever way: queue its facts."""
         if self.latency is None:
             self.latency = time.perf_counter() - self.started
-        self.failure = failure
-        if self.writer is None:
-            return
-        translator = self.translator
+        if self.writer is not None:
+            self.writer.put(self.item(failure))
+
+    # --- the facts ---
+
+    def item(self, failure: BaseException | None = None) -> RequestItem:
+        fmt = _FORMAT[self.api]
+        rule, body, translator = self.rule, self.body, self.translator
+        streamed = translator is not None
+        input_tokens = output_tokens = None
+        stop_reason = stream_error = None
+        complete = True
         if translator is not None:
-            self.input_tokens, self.output_tokens = translator.input_tokens, translator.output_tokens
-            self.stop_reason = translator.stop_reason
-            self.complete = translator.complete
-            self.stream_error = translator.error
-            self.streamed_answer = True
-            self.translator = None
+            input_tokens, output_tokens = translator.input_tokens, translator.output_tokens
+            stop_reason, complete, stream_error = translator.stop_reason, translator.complete, translator.error
         elif isinstance(self.answer, dict) and self.provider_format is not None:
             usage = response_usage(self.answer, self.provider_format)
             if usage is not None:
-                self.input_tokens, self.output_tokens = usage.input_tokens, usage.output_tokens
-            self.stop_reason = response_stop_reason(self.answer, self.provider_format)
-        self.answer = None
-        body = self.body
-        if body is not None:
-            requested = body.get("model")
-            self.requested_model = requested if isinstance(requested, str) else None
-            self.stream = is_streaming(body, _FORMAT[self.api])
-            if self.input_tokens is None:
-                self.prompt_chars = texts.prompt_chars(body) + len(self.instructions)
-            if self.called and self.workspace is not None:
-                self.history = _history_mode(self.registry, self.workspace)
-                if self.history != "off":
-                    messages = texts.conversation(body)
-                    self.message_count = len(messages)
-                    if self.history == "full":
-                        self.prompt = texts.last_user_text(messages)
-                        self.conversation = texts.to_json(messages)
-            self.body = None
-        if self.workspace is None:
-            self.workspace = self._named_workspace()
-        self.scope = None
-        self.writer.put(self)
-
-    # --- the writer thread reads ---
-
-    def rows(self) -> list[tuple[str, Row]]:
-        fmt = _FORMAT[self.api]
-        status, outcome = self._outcome()
-        rule = self.rule
-        registry = self.registry
-        streamed = self.streamed_answer
+                input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+            stop_reason = response_stop_reason(self.answer, self.provider_format)
+        status, outcome = self._outcome(failure, streamed and not complete)
         # An answer was given, whole or in part (a client that left mid-stream saw a 2xx start).
         answered = self.called and (200 <= status < 300 or (status == CLIENT_CLOSED and 200 <= self.status < 300))
-        data = b"".join(self.chunks) if answered or status >= 400 or streamed else b""
-        decoded: tuple[str, str | None] | None = None
+        data = b"".join(self.chunks)
 
-        def decode() -> tuple[str, str | None]:
-            nonlocal decoded
-            if decoded is None:
-                decoded = texts.stream_text(fmt, data) if streamed else (texts.json_text(fmt, data), None)
-            return decoded
-
-        def answer() -> str:
-            return decode()[0]
-
-        input_tokens, output_tokens, source = self._usage(answered, answer)
-        price = rule.provider.prices.get(rule.model) if rule is not None else None
-        input_cost = input_tokens * price.input_per_m_tok / 1e6 if price and input_tokens is not None else None
-        output_cost = output_tokens * price.output_per_m_tok / 1e6 if price and output_tokens is not None else None
         error = None
         if status >= 400:
             error = texts.error_text(data) if data else None
-        elif streamed and not self.complete:
+        elif streamed and not complete:
             # The provider's error, or the one the gateway ended the client's stream with.
-            error = self.stream_error or decode()[1]
-        if isinstance(self.failure, Exception):
-            error = error or f"{type(self.failure).__name__}: {self.failure}"
-        request_row: Row = (
+            error = stream_error or texts.stream_text(fmt, data)[1]
+        if isinstance(failure, Exception):
+            error = error or f"{type(failure).__name__}: {failure}"
+
+        source = None
+        estimate_output = False
+        if answered:
+            source = "provider"
+            if input_tokens is None:
+                chars = texts.prompt_chars(body or {}) + len(self.instructions)
+                input_tokens = texts.estimate_tokens(chars)
+                source = "estimated"
+            # What a stream said so far may undercount what it streamed: the writer compares with the text.
+            estimate_output = output_tokens is None or (streamed and not complete)
+        elif input_tokens is not None or output_tokens is not None:
+            source = "provider"
+        price = rule.provider.prices.get(rule.model) if rule is not None else None
+        price_in = price.input_per_m_tok if price else None
+        price_out = price.output_per_m_tok if price else None
+        requested = body.get("model") if body is not None else None
+        registry = self.registry
+        row: Row = (
             self.ts_us,
             self.request_id,
-            self.workspace,
+            self.workspace or self._named_workspace(),
             self.api.value,
             rule.provider.name if rule is not None else None,
             rule.provider.type.value if rule is not None else None,
-            self.requested_model,
+            requested if isinstance(requested, str) else None,
             rule.model if rule is not None else None,
             rule.index if rule is not None else None,
             ("fim" if self.fim else "chat") if rule is not None else None,
-            self.stream,
+            is_streaming(body, fmt) if body is not None else None,
             status,
             outcome,
-            self.stop_reason,
+            stop_reason,
             input_tokens,
             output_tokens,
             source,
-            input_cost,
-            output_cost,
+            cost(input_tokens, price_in),
+            cost(output_tokens, price_out),
             self.latency * 1000 if self.latency is not None else None,
             self.ttft * 1000 if self.ttft is not None and streamed else None,
             registry.revision,
             registry.state_hash,
             error,
         )
-        rows: list[tuple[str, Row]] = [("requests", request_row)]
-        if self.history is not None and self.history != "off" and rule is not None:
-            full = self.history == "full"
-            rows.append(
-                (
-                    "messages",
-                    (
-                        self.ts_us,
-                        self.request_id,
-                        self.workspace,
-                        self.history,
-                        "fim" if self.fim else "chat",
-                        rule.provider.name,
-                        rule.model,
-                        self.message_count,
-                        self.prompt,
-                        self.conversation,
-                        answer() if full and answered else None,
-                    ),
-                )
-            )
-        return rows
+        message, want_answer = self._message_row(body, answered)
+        keep = data if estimate_output or want_answer else b""
+        secrets = tuple(self.redacted.items()) if want_answer else ()
+        return (row, message, fmt.value, keep, streamed, estimate_output, want_answer, price_out, secrets)
 
-    def _outcome(self) -> tuple[int, str]:
+    def _message_row(self, body: dict[str, Any] | None, answered: bool) -> tuple[Row | None, bool]:
+        rule, workspace = self.rule, self.workspace
+        if not self.called or rule is None or body is None or workspace is None:
+            return None, False
+        resource = self.registry.state.workspaces.get(workspace)
+        history = resource.spec.history.value if resource is not None else "full"
+        if history == "off":
+            return None, False
+        messages = texts.conversation(body)
+        full = history == "full"
+        row: Row = (
+            self.ts_us,
+            self.request_id,
+            workspace,
+            history,
+            "fim" if self.fim else "chat",
+            rule.provider.name,
+            rule.model,
+            len(messages),
+            texts.last_user_text(messages) if full else None,
+            texts.to_json(messages) if full else None,
+            None,  # the answer's text, filled in by the writer thread
+        )
+        return row, full and answered
+
+    def _outcome(self, failure: BaseException | None, broken_stream: bool) -> tuple[int, str]:
         if not self.ended:
-            if isinstance(self.failure, Exception):
+            if isinstance(failure, Exception):
                 return 500, "internal_error"
             return CLIENT_CLOSED, "client_disconnected"
         status = self.status
         if status >= 400:
             return status, "upstream_error" if self.called else "rejected"
-        if self.streamed_answer and not self.complete:
+        if broken_stream:
             return status, "stream_error"
         return status, "ok"
-
-    def _usage(self, answered: bool, answer: Callable[[], str]) -> tuple[int | None, int | None, str | None]:
-        """Tokens from the provider's usage; what it did not say is estimated when an answer was (partly) given."""
-        input_tokens, output_tokens = self.input_tokens, self.output_tokens
-        if not answered:
-            known = input_tokens is not None or output_tokens is not None
-            return input_tokens, output_tokens, "provider" if known else None
-        estimated = False
-        if input_tokens is None:
-            input_tokens = texts.estimate_tokens(self.prompt_chars)
-            estimated = True
-        if output_tokens is None or (self.streamed_answer and not self.complete):
-            guess = texts.estimate_tokens(len(answer()))
-            if output_tokens is None or guess > output_tokens:
-                output_tokens = guess
-                estimated = True
-        return input_tokens, output_tokens, "estimated" if estimated else "provider"
 
     def _named_workspace(self) -> str | None:
         """The workspace a refused request asked for (it may not exist), else the active one."""
@@ -354,6 +300,32 @@ class RequestRecord:
         return self.active_workspace
 
 
-def _history_mode(registry: Registry, workspace: str) -> str:
-    resource = registry.state.workspaces.get(workspace)
-    return resource.spec.history.value if resource is not None else "full"
+def cost(tokens: int | None, per_million: float | None) -> float | None:
+    return tokens * per_million / 1e6 if tokens is not None and per_million is not None else None
+
+
+_OUTPUT = REQUEST_COLUMN["output_tokens"]
+_SOURCE = REQUEST_COLUMN["usage_source"]
+_OUTPUT_COST = REQUEST_COLUMN["output_cost"]
+
+
+def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
+    """The writer thread's part: the answer's text for history and for estimating output tokens."""
+    row, message, fmt_value, data, streamed, estimate_output, want_answer, price_out, secrets = item
+    if estimate_output or want_answer:
+        fmt = ApiFormat(fmt_value)
+        text = texts.stream_text(fmt, data)[0] if streamed else texts.json_text(fmt, data)
+        if estimate_output:
+            guess = texts.estimate_tokens(len(text))
+            if row[_OUTPUT] is None or guess > row[_OUTPUT]:
+                fixed = list(row)
+                fixed[_OUTPUT], fixed[_SOURCE], fixed[_OUTPUT_COST] = guess, "estimated", cost(guess, price_out)
+                row = tuple(fixed)
+        if want_answer and message is not None:
+            for secret_id, secret in secrets:
+                text = text.replace(secret, placeholder(secret_id))
+            message = (*message[:-1], text)
+    rows: list[tuple[str, Row]] = [("requests", row)]
+    if message is not None:
+        rows.append(("messages", message))
+    return rows

@@ -16,7 +16,7 @@ from litestar.types import Send
 from proxy.request_info import ClientApi
 
 from .events import AlertEvent, RevisionEvent
-from .record import RequestRecord
+from .record import RequestRecord, request_rows
 from .sql_safety import check_query
 from .store import open_database
 from .writer import DEFAULT_CAPACITY, DEFAULT_INTERVAL, QueryResult, Writer
@@ -39,7 +39,7 @@ class Analytics:
     def open(cls, data_dir: Path, *, capacity: int = DEFAULT_CAPACITY, interval: float = DEFAULT_INTERVAL) -> Analytics:
         """Open (create, upgrade) `DATA_DIR/muxgate.duckdb` and start the writer; raises AnalyticsError."""
         con = open_database(data_dir)
-        return cls(Writer(con, capacity=capacity, interval=interval), data_dir)
+        return cls(Writer(con, expand=request_rows, capacity=capacity, interval=interval), data_dir)
 
     # --- recording ---
 

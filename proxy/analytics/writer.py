@@ -92,6 +92,16 @@ def insert_rows_unnest(con: duckdb.DuckDBPyConnection, table: str, rows: list[Ro
     con.execute(_INSERT[table], [list(column) for column in zip(*rows, strict=True)])
 
 
+# A queued event: an object with rows(), or a tuple the writer's `expand` turns into rows.
+Item = Event | tuple[Any, ...]
+
+
+def event_rows(event: Item) -> list[tuple[str, Row]]:
+    if isinstance(event, tuple):
+        raise TypeError("A tuple was queued, but this writer was given no expand function for tuples.")
+    return event.rows()
+
+
 @dataclass(frozen=True, slots=True)
 class QueryResult:
     columns: list[str]
@@ -136,13 +146,16 @@ class Writer:
         self,
         con: duckdb.DuckDBPyConnection,
         *,
+        expand: Callable[[Any], list[tuple[str, Row]]] | None = None,
         capacity: int = DEFAULT_CAPACITY,
         interval: float = DEFAULT_INTERVAL,
         batch: int = DEFAULT_BATCH,
     ) -> None:
         self._con = con
+        # Turns a queued tuple (the plain-values form of a request) into rows; other events have rows().
+        self._expand = expand
         self._con_lock = threading.Lock()
-        self._queue: collections.deque[Event | _Marker] = collections.deque()
+        self._queue: collections.deque[Item | _Marker] = collections.deque()
         self._capacity = capacity
         self._interval = interval
         self._batch = batch
@@ -162,7 +175,7 @@ class Writer:
 
     # --- the event loop's side ---
 
-    def put(self, event: Event) -> bool:
+    def put(self, event: Item) -> bool:
         """Queue an event; False (and counted as dropped) when the queue is full or the writer is closed."""
         queue = self._queue
         if self._closing or len(queue) >= self._capacity:
@@ -279,7 +292,7 @@ class Writer:
         pending = len(queue)
         while pending > 0 or len(queue) >= self._batch:
             pending = max(pending, min(len(queue), self._batch))
-            events: list[Event] = []
+            events: list[Item] = []
             markers: list[_Marker] = []
             while pending > 0 and len(events) < self._batch:
                 item = queue.popleft()
@@ -295,11 +308,13 @@ class Writer:
             for marker in markers:
                 marker.done.set()
 
-    def _write(self, events: list[Event]) -> None:
+    def _write(self, events: list[Item]) -> None:
         tables: dict[str, list[Row]] = {}
+        expand = self._expand
         for event in events:
             try:
-                for table, row in event.rows():
+                made = expand(event) if isinstance(event, tuple) and expand is not None else event_rows(event)
+                for table, row in made:
                     tables.setdefault(table, []).append(row)
             except Exception:
                 log.exception("An analytics event could not be turned into rows; it is dropped.")

@@ -260,3 +260,21 @@ def test_history_keeps_messages_and_answer_metadata_or_nothing_as_the_workspace_
     assert (meta["prompt"], meta["request"], meta["answer"]) == (None, None, None)
     # Usage is recorded whatever the history says.
     assert len(gateway.sql(f"SELECT 1 FROM requests WHERE request_id = '{ids['silent']}' AND input_tokens > 0")) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_history_never_holds_a_secret_the_gateway_redacted(analysed: Any, stream: bool) -> None:
+    from tests.proxy.secrets.samples import samples
+
+    secret = next(s.secret for s in samples() if s.rule == "github-pat")
+    gateway: Analysed = analysed({"workspaces": WORKSPACES})
+    response = chat(gateway, "full", stream=stream, messages=[{"role": "user", "content": f"my token is {secret}"}])
+    assert secret in response.text  # the client gets its secret back in the echo…
+    request_id = rid(response)
+    (row,) = gateway.sql(f"SELECT prompt, request, answer FROM messages WHERE request_id = '{request_id}'")
+    for column in ("prompt", "request", "answer"):
+        assert secret not in row[column], column  # …history keeps the placeholder
+        assert "REDACTED<" in row[column], column
+    alerts = gateway.sql(f"SELECT trigger_type, detail FROM alerts WHERE request_id = '{request_id}'")
+    assert [a["trigger_type"] for a in alerts] == ["codegate-secrets"]
+    assert secret not in alerts[0]["detail"]
