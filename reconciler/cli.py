@@ -2,9 +2,9 @@
 --server (push mode). `muxgate reconcile` is the same.
 
 A thin shell over `reconciler.check`, `reconciler.plan`, `reconciler.render` and `reconciler.push`. Exit codes are
-part of the contract: 0 valid (and, with --detailed-exitcode, nothing to change; an apply that succeeded); 1
-invalid config or any error; 2 valid with pending changes, only with --dry-run --detailed-exitcode. Usage mistakes
-exit 1 too, so 2 always means "changes".
+part of the contract: 0 valid (with --dry-run --detailed-exitcode, and nothing to change), or applied; 1 invalid
+config or any error; 2 valid with pending changes, only with --dry-run --detailed-exitcode. Usage mistakes exit 1
+too, so 2 always means "changes".
 """
 
 from __future__ import annotations
