@@ -110,7 +110,8 @@ def _source_missing(checked: Checked) -> bool:
 
 
 class LiveReconciler:
-    """Keeps a gateway serving what `settings.config_dir` declares; see the module docstring."""
+    """Keeps a gateway serving what `settings.config_dir` declares, or what was pushed to it; see the module
+    docstring."""
 
     def __init__(
         self,

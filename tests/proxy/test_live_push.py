@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from proxy.live import Applied, Reason
-from proxy.live.push import PushError, parse_push
+from proxy.live.push import MAX_FILES, PushError, parse_push
 from proxy.registry import build_registry
 from proxy.settings import Settings
 from proxy.statefile import load as load_state
@@ -457,3 +457,13 @@ def test_an_unreachable_gateway_is_one_sentence(local: Path, capsys: pytest.Capt
     assert captured.out == ""
     assert captured.err.startswith(f"reconcile: No gateway answers at http://127.0.0.1:{port} (ConnectError")
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_the_docs_state_the_limits_and_the_refusal() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    live = " ".join((docs / "live-reconcile.md").read_text(encoding="utf-8").split())
+    api = (docs / "admin-api.md").read_text(encoding="utf-8")
+    assert f"at most {MAX_FILES:,} files" in live
+    assert f"more than {MAX_FILES:,} files" in api
+    for text in (live, api):
+        assert "; commit to it, or start it with MUXGATE_WATCH=false to accept pushes." in text
