@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from reconciler.check import Checked, check_files, check_ref
-from reconciler.diagnostics import Diagnostic, Severity
+from reconciler.diagnostics import Diagnostic, Severity, has_errors
 from reconciler.gitsource import repo_root
 from reconciler.gitsource import revision as git_revision
 from reconciler.loader import read_dir
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     desired = check_files(files, diagnostics=read_problems)
     diagnostics = list(desired.diagnostics)
     sources = dict(desired.sources)
-    valid = desired.state is not None and not any(d.severity is Severity.ERROR for d in diagnostics)
+    valid = desired.state is not None and not has_errors(diagnostics)
     current: DesiredState | None = None
     current_label = "nothing (no --against given)"
     gateway: GatewayClient | None = None
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             current = base.state
             current_label = args.against
         plan: Plan | None = None
-        if desired.state is not None and not any(d.severity is Severity.ERROR for d in diagnostics):
+        if desired.state is not None and not has_errors(diagnostics):
             plan = diff(
                 desired.state,
                 current,
