@@ -87,6 +87,15 @@ def test_tokens_and_cost_come_from_the_providers_usage_streaming_or_not(
         else:
             assert row["ttft_ms"] is None
 
+    # History keeps the answer's text, read back from the stream as from the JSON body.
+    answers = gateway.sql(
+        "SELECT answer FROM messages WHERE request_id IN "
+        f"('{plain.headers['x-muxgate-request-id']}', '{streamed.headers['x-muxgate-request-id']}')"
+    )
+    assert len(answers) == 2
+    assert answers[0]["answer"] == answers[1]["answer"]
+    assert PROMPT in answers[0]["answer"]
+
 
 def test_an_openai_stream_whose_client_asked_for_no_usage_is_still_counted(analysed: Any) -> None:
     gateway: Analysed = analysed(CONFIG)

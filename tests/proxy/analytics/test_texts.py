@@ -1,0 +1,103 @@
+"""Reading the answer's text back from what the client received: the quick typed reading agrees with the stream
+decoders for every client format, text and tool calls, and gives way to them for what it does not expect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from proxy.analytics import texts
+from proxy.translate import StreamTranslator
+from reconciler.models import ApiFormat
+
+
+def openai_stream() -> bytes:
+    def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+        body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": ""}}
+    return b"".join(
+        [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"content": "Looking "}),
+            chunk({"content": "it up."}),
+            chunk({"tool_calls": [call]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"q": "ports"}'}}]}),
+            chunk({}, "tool_calls"),
+            b"data: [DONE]\n\n",
+        ]
+    )
+
+
+def client_stream(target: ApiFormat) -> bytes:
+    translator = StreamTranslator(ApiFormat.OPENAI, target, model="m", include_usage=True)
+    return translator.feed(openai_stream()) + translator.close()
+
+
+def slow(fmt: ApiFormat, data: bytes) -> str:
+    """What the stream decoders read, bypassing the quick path."""
+    original = texts._fast_stream_text
+    try:
+        texts._fast_stream_text = lambda *_: None
+        return texts.stream_text(fmt, data)[0]
+    finally:
+        texts._fast_stream_text = original
+
+
+@pytest.mark.parametrize("fmt", list(ApiFormat))
+def test_the_quick_reading_agrees_with_the_decoders(fmt: ApiFormat) -> None:
+    data = client_stream(fmt)
+    quick = texts._fast_stream_text(fmt, data)
+    assert quick is not None
+    assert quick == slow(fmt, data)
+    assert quick.startswith("Looking it up.")
+    assert "[tool call lookup]" in quick
+    assert "ports" in quick
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        (
+            ApiFormat.OPENAI,
+            b'data: {"choices": [{"delta": {"content": "a"}}]}\n\ndata: {"error": {"message": "x"}}\n\n',
+        ),
+        (ApiFormat.OPENAI, b'data: {"choices":\ndata: [{"delta": {"content": "a"}}]}\n\n'),
+        (ApiFormat.OPENAI, b"data: not json\n\n"),
+        (ApiFormat.ANTHROPIC, b'event: error\ndata: {"type": "error", "error": {"message": "overloaded"}}\n\n'),
+        (ApiFormat.OLLAMA, b'{"error": "model not found"}\n'),
+    ],
+    ids=["error-event", "multi-line-data", "not-json", "anthropic-error", "ollama-error"],
+)
+def test_the_unexpected_goes_to_the_decoders(fmt: ApiFormat, data: bytes) -> None:
+    assert texts._fast_stream_text(fmt, data) is None
+    texts.stream_text(fmt, data)  # and they read it without raising
+
+
+def test_stream_errors_are_reported() -> None:
+    data = b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    text, error = texts.stream_text(ApiFormat.ANTHROPIC, data)
+    assert text == ""
+    assert error is not None
+    assert "Overloaded" in error
+
+
+@pytest.mark.parametrize(
+    ("body", "chars"),
+    [
+        ({"messages": [{"role": "user", "content": "abcd"}]}, 4),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "abcdef"}]}]}, 6),
+        ({"system": "sys", "messages": [{"role": "user", "content": "ab"}]}, 5),
+        ({"prompt": "abc", "suffix": "de"}, 5),
+        ({"model": "long-model-name", "messages": []}, 0),
+    ],
+)
+def test_prompt_characters_count_text_only(body: dict[str, object], chars: int) -> None:
+    assert texts.prompt_chars(body) == chars
+
+
+def test_estimates_round_up() -> None:
+    assert [texts.estimate_tokens(n) for n in (0, 1, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3]
