@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.gitrepo import commit_files, git, init_repo
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ci.md"
 BIN = Path(sys.executable).parent
 
@@ -38,32 +40,10 @@ spec:
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def commit_files(repo: Path, files: dict[str, str], message: str) -> None:
-    for rel, text in files.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-
-
 @pytest.fixture
 def pull_request(tmp_path: Path) -> Path:
     """A clone whose origin/main holds the base config, checked out on a feature branch."""
-    origin = tmp_path / "origin"
-    origin.mkdir()
-    git(origin, "init", "-q", "-b", "main")
+    origin = init_repo(tmp_path / "origin")
     commit_files(
         origin,
         {

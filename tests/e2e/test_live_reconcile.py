@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from proxy.testing.fake_provider import FakeProvider
+from tests.support.gitrepo import commit_files, isolate_git, make_git_repo, short_revision
 
 MUXGATE = str(Path(sys.executable).parent / "muxgate")
 URL = re.compile(r"^Muxgate serving .* on (?P<url>http://127\.0\.0\.1:\d+)$")
@@ -122,43 +123,18 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], Served]]:
 
 
 @pytest.fixture
-def git(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """git with no user or system configuration and a fixed identity (the gateway process inherits it)."""
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CEILING_DIRECTORIES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Muxgate Tests")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@muxgate.invalid")
-
-    def run(cwd: Path, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
-        return done.stdout.strip()
-
-    return run
+def repo(tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The gateway process inherits git's fixed configuration and identity from this one.
+    isolate_git(monkeypatch)
+    files = {"providers.yaml": provider_yaml(fake.url), "default.yaml": workspace_yaml("fake-model")}
+    return make_git_repo(tmp_path / "config", [files])
 
 
 @pytest.fixture
-def repo(tmp_path: Path, fake: FakeProvider, git: Callable[..., str]) -> Path:
-    root = tmp_path / "config"
-    root.mkdir()
-    (root / "providers.yaml").write_text(provider_yaml(fake.url))
-    (root / "default.yaml").write_text(workspace_yaml("fake-model"))
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
-    return root
-
-
-@pytest.fixture
-def commit(repo: Path, git: Callable[..., str]) -> Callable[[Mapping[str, str]], str]:
+def commit(repo: Path) -> Callable[[Mapping[str, str]], str]:
     def run(files: Mapping[str, str]) -> str:
-        for rel, text in files.items():
-            (repo / rel).write_text(text)
-        git(repo, "commit", "--quiet", "--all", "-m", "change")
-        return git(repo, "rev-parse", "--short=12", "HEAD")
+        commit_files(repo, files)
+        return short_revision(repo)
 
     return run
 
@@ -217,12 +193,11 @@ def test_commits_go_live_and_a_broken_one_is_refused_with_its_location(
 def test_a_restart_with_a_broken_directory_serves_the_last_good_config_and_says_so(
     repo: Path,
     commit: Callable[[Mapping[str, str]], str],
-    git: Callable[..., str],
     serve: Callable[[Path], Served],
     fake: FakeProvider,
     http: httpx.Client,
 ) -> None:
-    good = git(repo, "rev-parse", "--short=12", "HEAD")
+    good = short_revision(repo)
     first = serve(repo)
     first.url()
     assert first.stop() == -signal.SIGTERM

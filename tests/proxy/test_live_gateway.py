@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +31,7 @@ from proxy.registry import Registry, build_registry
 from proxy.settings import Settings
 from proxy.testing.fake_provider import FakeProvider
 from reconciler.state import DesiredState
+from tests.support.gitrepo import commit_files, git, isolate_git, make_git_repo, short_revision, write_files
 
 Files = Mapping[str, str | None]
 
@@ -61,16 +61,6 @@ spec:
       provider: opnai
       model: fake-model
 """
-
-
-def write(root: Path, files: Files) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        if text is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
 
 
 class _Server(uvicorn.Server):
@@ -147,7 +137,7 @@ def serve_live(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 def config(tmp_path: Path, fake: FakeProvider) -> Path:
     """A config directory (not in git): the fake provider, `default` routing to fake-model, `team` to team-model."""
     root = tmp_path / "config"
-    write(
+    write_files(
         root,
         {
             "providers.yaml": provider_yaml(fake.url),
@@ -159,42 +149,20 @@ def config(tmp_path: Path, fake: FakeProvider) -> Path:
 
 
 @pytest.fixture
-def git(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """git with no user or system configuration and a fixed identity; returns stdout, stripped."""
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CEILING_DIRECTORIES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Muxgate Tests")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@muxgate.invalid")
-
-    def run(cwd: Path, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
-        return done.stdout.strip()
-
-    return run
-
-
-@pytest.fixture
-def repo(config: Path, git: Callable[..., str]) -> Path:
+def repo(config: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`config` as a git repository with one commit on main."""
-    git(config, "init", "--quiet", "--initial-branch=main")
-    git(config, "add", "--all")
-    git(config, "commit", "--quiet", "-m", "first")
-    return config
+    # The reconciler runs git in this process: it sees the same fixed configuration and identity.
+    isolate_git(monkeypatch)
+    return make_git_repo(config)
 
 
 @pytest.fixture
-def commit(repo: Path, git: Callable[..., str]) -> Callable[[Files], str]:
+def commit(repo: Path) -> Callable[[Files], str]:
     """Write files into the repository and commit them; the new commit's short revision, as the status names it."""
 
     def run(files: Files) -> str:
-        write(repo, files)
-        git(repo, "add", "--all")
-        git(repo, "commit", "--quiet", "-m", "change")
-        return git(repo, "rev-parse", "--short=12", "HEAD")
+        commit_files(repo, files)
+        return short_revision(repo)
 
     return run
 
@@ -213,13 +181,12 @@ def routed_model(fake: FakeProvider) -> str | None:
 def test_a_commit_is_applied_and_requests_reach_the_new_model(
     repo: Path,
     commit: Callable[[Files], str],
-    git: Callable[..., str],
     serve_live: Callable[..., LiveServer],
     fake: FakeProvider,
     http: httpx.Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    first = git(repo, "rev-parse", "--short=12", "HEAD")
+    first = short_revision(repo)
     server = serve_live(repo)
     assert server.live.status.revision == first
     caplog.set_level(logging.INFO, logger="muxgate.live")
@@ -286,16 +253,15 @@ def test_a_broken_commit_is_reported_with_file_and_line_and_the_old_config_keeps
 
 def test_a_commit_that_changes_no_file_renames_the_applied_revision(
     repo: Path,
-    git: Callable[..., str],
     serve_live: Callable[..., LiveServer],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = serve_live(repo)
-    write(repo, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    write_files(repo, {"default.yaml": workspace_yaml("default", "fake-model-large")})
     dirty = server.wait(lambda s: bool(s.revision and s.revision.endswith("-dirty")))
     caplog.set_level(logging.INFO, logger="muxgate.live")
     git(repo, "commit", "--quiet", "--all", "-m", "record the edit")
-    head = git(repo, "rev-parse", "--short=12", "HEAD")
+    head = short_revision(repo)
     status = server.wait(lambda s: s.revision == head)
     assert status.state_hash == dirty.state_hash
     assert server.gateway.registry.revision == head
@@ -305,7 +271,7 @@ def test_a_commit_that_changes_no_file_renames_the_applied_revision(
 def test_an_applied_edit_is_not_followed_by_more_reconciles(repo: Path, serve_live: Callable[..., LiveServer]) -> None:
     # Naming the revision runs git, and git may touch .git/index.lock: that must not start the next reconcile.
     server = serve_live(repo)
-    write(repo, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    write_files(repo, {"default.yaml": workspace_yaml("default", "fake-model-large")})
     server.wait(lambda s: s.ready and bool(s.revision and s.revision.endswith("-dirty")))
     settled = server.live.reconciles
     with pytest.raises(TimeoutError):
@@ -314,15 +280,14 @@ def test_an_applied_edit_is_not_followed_by_more_reconciles(repo: Path, serve_li
 
 def test_a_checkout_of_many_files_is_one_reconcile(
     repo: Path,
-    git: Callable[..., str],
     serve_live: Callable[..., LiveServer],
     fake: FakeProvider,
 ) -> None:
     git(repo, "checkout", "--quiet", "-b", "many")
-    write(repo, {f"teams/team-{i}.yaml": workspace_yaml(f"team-{i}", "fake-model") for i in range(300)})
+    write_files(repo, {f"teams/team-{i}.yaml": workspace_yaml(f"team-{i}", "fake-model") for i in range(300)})
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "300 teams")
-    many = git(repo, "rev-parse", "--short=12", "HEAD")
+    many = short_revision(repo)
     git(repo, "checkout", "--quiet", "main")
     server = serve_live(repo)
     before = server.live.reconciles
@@ -343,7 +308,7 @@ def test_a_checkout_of_many_files_is_one_reconcile(
 def test_a_burst_of_500_file_events_is_one_reconcile(config: Path, serve_live: Callable[..., LiveServer]) -> None:
     server = serve_live(config)
     before = server.live.reconciles
-    write(config, {f"team-{i}.yaml": workspace_yaml(f"team-{i}", "fake-model") for i in range(500)})
+    write_files(config, {f"team-{i}.yaml": workspace_yaml(f"team-{i}", "fake-model") for i in range(500)})
     status = server.wait(lambda s: s.counts.workspaces == 502)
     assert status.ready
     assert server.live.reconciles - before <= 2
@@ -406,7 +371,7 @@ def test_requests_never_fail_while_configs_are_applied(
     try:
         for i in range(10):
             applied = server.live.applies
-            write(config, {"default.yaml": workspace_yaml("default", f"model-{i}")})
+            write_files(config, {"default.yaml": workspace_yaml("default", f"model-{i}")})
             server.wait(applied_after(server, applied))
     finally:
         done.set()
@@ -424,14 +389,14 @@ def test_a_removed_workspace_is_archived_and_recovered_when_declared_again(
 ) -> None:
     server = serve_live(config)
     assert server.chat(http, "team").status_code == 200
-    write(config, {"team.yaml": None})
+    write_files(config, {"team.yaml": None})
     status = server.wait(lambda s: s.counts.archived_workspaces == 1)
     assert (status.counts.workspaces, status.ready) == (1, True)
     response = server.chat(http, "team")
     assert response.status_code == 404
     assert "is archived" in response.json()["error"]["message"]
 
-    write(config, {"team.yaml": workspace_yaml("team", "team-model")})
+    write_files(config, {"team.yaml": workspace_yaml("team", "team-model")})
     server.wait(lambda s: s.counts.archived_workspaces == 0)
     assert server.chat(http, "team").status_code == 200
 
@@ -440,7 +405,7 @@ def test_archived_workspaces_survive_a_restart(
     config: Path, serve_live: Callable[..., LiveServer], http: httpx.Client
 ) -> None:
     first = serve_live(config)
-    write(config, {"team.yaml": None})
+    write_files(config, {"team.yaml": None})
     first.wait(lambda s: s.counts.archived_workspaces == 1)
     first.stop()
     second = serve_live(config)
@@ -452,7 +417,7 @@ def test_pruning_removes_a_workspace_that_is_no_longer_declared(
     config: Path, serve_live: Callable[..., LiveServer], http: httpx.Client
 ) -> None:
     server = serve_live(config, prune_archived=True)
-    write(config, {"team.yaml": None})
+    write_files(config, {"team.yaml": None})
     status = server.wait(lambda s: s.counts.workspaces == 1)
     assert status.counts.archived_workspaces == 0
     response = server.chat(http, "team")
@@ -470,7 +435,7 @@ def test_the_active_workspace_archived_falls_back_to_default(
     server = serve_live(config, default_workspace="team")
     server.chat(http)
     assert routed_model(fake) == "team-model"
-    write(config, {"team.yaml": None})
+    write_files(config, {"team.yaml": None})
     server.wait(lambda s: s.counts.archived_workspaces == 1)
     assert server.gateway.active_workspace == "default"
     assert server.chat(http).status_code == 200
@@ -498,7 +463,7 @@ def test_a_directory_that_disappears_is_reported_and_followed_again_when_back(
     assert str(config) in status.message
     assert server.chat(http).status_code == 200
 
-    write(aside, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    write_files(aside, {"default.yaml": workspace_yaml("default", "fake-model-large")})
     aside.rename(config)
     status = server.wait(lambda s: s.ready)
     assert status.reason is Reason.SUCCEEDED
@@ -515,14 +480,14 @@ def test_a_registry_that_cannot_be_built_is_not_applied(
         return build_registry(state, **options)
 
     server = serve_live(config, build=build)
-    write(config, {"boom.yaml": workspace_yaml("boom", "fake-model-large")})
+    write_files(config, {"boom.yaml": workspace_yaml("boom", "fake-model-large")})
     status = server.wait(lambda s: s.reason is Reason.APPLY_FAILED)
     assert not status.ready
     assert "the secret file /run/secrets/boom is unreadable" in status.message
     assert "boom" not in server.gateway.registry.workspaces
     assert server.chat(http).status_code == 200
 
-    write(config, {"boom.yaml": None})
+    write_files(config, {"boom.yaml": None})
     assert server.wait(lambda s: s.ready).reason is Reason.SUCCEEDED
 
 
@@ -562,7 +527,7 @@ def test_without_watching_a_change_waits_for_an_explicit_reconcile(
     config: Path, serve_live: Callable[..., LiveServer], fake: FakeProvider, http: httpx.Client
 ) -> None:
     server = serve_live(config, watch=False)
-    write(config, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    write_files(config, {"default.yaml": workspace_yaml("default", "fake-model-large")})
     assert not server.live.watcher.ready.is_set()
     assert server.live.reconciles == 0
     server.chat(http)
@@ -577,7 +542,7 @@ def test_stopping_the_app_stops_the_watcher_promptly(config: Path, serve_live: C
     server = serve_live(config)
     assert server.stop() < 2
     before = server.live.reconciles
-    write(config, {"default.yaml": workspace_yaml("default", "fake-model-large")})
+    write_files(config, {"default.yaml": workspace_yaml("default", "fake-model-large")})
     # Nothing follows the directory any more: a reconcile would have to come from a running watcher.
     with pytest.raises(TimeoutError):
         server.live.wait_for(lambda s: server.live.reconciles > before, timeout=0.5)

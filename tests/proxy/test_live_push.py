@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ from tests.proxy.test_live_gateway import (
     provider_yaml,
     routed_model,
     workspace_yaml,
-    write,
 )
+from tests.support.gitrepo import make_git_repo, short_revision, write_files
 
 TOKEN = "push-mode-token-for-tests"
 APPLY = "/api/v1/reconcile/apply"
@@ -52,7 +51,7 @@ def tree(tmp_path: Path, fake: FakeProvider) -> Callable[[str, Files], Path]:
 
     def make(name: str, files: Files) -> Path:
         root = tmp_path / name
-        write(root, {"providers.yaml": provider_yaml(fake.url), **files})
+        write_files(root, {"providers.yaml": provider_yaml(fake.url), **files})
         return root
 
     return make
@@ -125,22 +124,7 @@ def files_of(directory: Path) -> list[dict[str, str]]:
 
 def git_commit(directory: Path) -> str:
     """Make `directory` a git repository with one commit; its short revision."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-c", "user.name=Muxgate Tests", "-c", "user.email=tests@muxgate.invalid", *args],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"},
-        )
-        return done.stdout.strip()
-
-    git("init", "--quiet", "--initial-branch=main")
-    git("add", "--all")
-    git("commit", "--quiet", "-m", "config")
-    return git("rev-parse", "--short=12", "HEAD")
+    return short_revision(make_git_repo(directory))
 
 
 # --- dry run ------------------------------------------------------------------------------------------------

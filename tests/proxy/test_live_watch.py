@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,27 +16,9 @@ import pytest
 from watchfiles import Change
 
 from proxy.live.watch import ChangeFilter, Watcher, git_dirs
+from tests.support.gitrepo import init_repo
 
 WORKSPACE = "apiVersion: muxgate/v1\nkind: Workspace\nmetadata: {{name: {name}}}\nspec: {{}}\n"
-
-
-@pytest.fixture
-def git(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """git with no user or system configuration and a fixed identity."""
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CEILING_DIRECTORIES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Muxgate Tests")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@muxgate.invalid")
-
-    def run(cwd: Path, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
-        return done.stdout.strip()
-
-    return run
 
 
 # --- which events count -----------------------------------------------------------------------------------------
@@ -98,10 +79,10 @@ def test_in_the_git_directory_only_moved_branches_count(tmp_path: Path, rel: str
     assert accept(Change.modified, str(root / ".git" / rel)) is counts
 
 
-def test_git_directories_of_a_repository_and_of_none(tmp_path: Path, git: Callable[..., str]) -> None:
+def test_git_directories_of_a_repository_and_of_none(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "config").mkdir(parents=True)
-    git(repo, "init", "--quiet")
+    init_repo(repo)
     assert git_dirs(repo / "config") == (repo / ".git",)
     outside = tmp_path / "plain"
     outside.mkdir()
@@ -216,10 +197,10 @@ async def test_a_directory_replaced_by_another_is_watched_anew(config: Path) -> 
 
 
 @pytest.mark.anyio
-async def test_the_reconcile_waits_while_git_holds_its_index_lock(tmp_path: Path, git: Callable[..., str]) -> None:
+async def test_the_reconcile_waits_while_git_holds_its_index_lock(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    git(repo, "init", "--quiet")
+    init_repo(repo)
     (repo / "default.yaml").write_text(WORKSPACE.format(name="default"))
     lock = repo / ".git" / "index.lock"
     async with watching(repo) as (_, recorder):
@@ -234,10 +215,10 @@ async def test_the_reconcile_waits_while_git_holds_its_index_lock(tmp_path: Path
 
 
 @pytest.mark.anyio
-async def test_a_lock_left_behind_delays_the_reconcile_only_so_long(tmp_path: Path, git: Callable[..., str]) -> None:
+async def test_a_lock_left_behind_delays_the_reconcile_only_so_long(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    git(repo, "init", "--quiet")
+    init_repo(repo)
     (repo / ".git" / "index.lock").write_text("")
     async with watching(repo, git_wait_limit=0.3) as (_, recorder):
         written = time.monotonic()
