@@ -3,25 +3,20 @@ reported, and a restart with a broken directory serves the last good config from
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
 import pytest
 
 from proxy.testing.fake_provider import FakeProvider
 from tests.support.gitrepo import commit_files, isolate_git, make_git_repo, short_revision
+from tests.support.processes import MUXGATE, Process, clean_env
 
-MUXGATE = str(Path(sys.executable).parent / "muxgate")
 URL = re.compile(r"^Muxgate serving .* on (?P<url>http://127\.0\.0\.1:\d+)$")
 BROKEN = """\
 apiVersion: muxgate/v1
@@ -49,56 +44,14 @@ def workspace_yaml(model: str) -> str:
     )
 
 
-class Served:
-    """A `muxgate serve` process; threads read its output so waiting for a line never blocks forever."""
+class Served(Process):
+    """A `muxgate serve` process."""
 
     def __init__(self, args: list[str]) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MUXGATE_")}
-        self.process = subprocess.Popen(
-            [MUXGATE, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-        )
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        assert self.process.stdout is not None
-        assert self.process.stderr is not None
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self.stdout, True), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stderr, self.stderr, False), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, stream: TextIO, into: list[str], announce: bool) -> None:
-        for line in stream:
-            into.append(line)
-            if announce:
-                self._lines.put(line.rstrip("\n"))
-        if announce:
-            self._lines.put(None)
+        super().__init__([MUXGATE, "serve", *args], clean_env())
 
     def url(self, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"No URL line within {timeout} s; output: {self.output()}") from None
-            if line is None:
-                raise AssertionError(f"muxgate exited before serving; output: {self.output()}")
-            if match := URL.match(line):
-                return match["url"]
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(15)
-        for reader in self._readers:
-            reader.join(15)
-        return code
-
-    def output(self) -> str:
-        return "".join(self.stdout) + "".join(self.stderr)
+        return self.wait_for_line(URL, timeout)["url"]
 
 
 @pytest.fixture
@@ -113,13 +66,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], Served]]:
 
     yield start
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-        server.stop()
-        assert server.process.stdout is not None
-        assert server.process.stderr is not None
-        server.process.stdout.close()
-        server.process.stderr.close()
+        server.close()
 
 
 @pytest.fixture

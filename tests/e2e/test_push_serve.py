@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from proxy.testing.fake_provider import FakeProvider
-from tests.e2e.test_serve_cli import CONFIG, Server, clean_env
+from tests.e2e.test_serve_cli import CONFIG, Server
+from tests.support.processes import clean_env
 
 RECONCILE = str(Path(sys.executable).parent / "reconcile")
 TOKEN = "e2e-push-token"
@@ -38,10 +39,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], Server]]:
     yield start
     for server in started:
         server.stop()
-        assert server.process.stdout is not None
-        assert server.process.stderr is not None
-        server.process.stdout.close()
-        server.process.stderr.close()
+        server.close()
 
 
 def model_of_a_request(url: str, fake: FakeProvider) -> str | None:

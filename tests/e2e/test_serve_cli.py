@@ -3,25 +3,24 @@ SIGTERM, refusal of an invalid config directory, and where its settings come fro
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
 import pytest
 
 from proxy.testing.fake_provider import Behaviour, FakeProvider
+from tests.support.processes import MUXGATE, Process, clean_env
 
-MUXGATE = str(Path(sys.executable).parent / "muxgate")
+# What the other serve tests import from here.
+__all__ = ["CONFIG", "Server", "clean_env", "run_muxgate"]
+
 URL_LINE = re.compile(
     r"^Muxgate serving (?P<dir>.+) \(revision (?P<revision>.+), (?P<workspaces>\d+) workspaces, "
     r"(?P<providers>\d+) providers\) on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$"
@@ -46,66 +45,15 @@ spec:
 """
 
 
-def clean_env(**overrides: str) -> dict[str, str]:
-    """This process's environment (provider keys included) without MUXGATE_* settings, plus `overrides`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUXGATE_")}
-    return {**env, **overrides}
-
-
-class Server:
-    """A `muxgate serve` process whose output is read by threads, so waiting for a line never blocks forever."""
+class Server(Process):
+    """A `muxgate serve` process."""
 
     def __init__(self, args: list[str], env: Mapping[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [MUXGATE, "serve", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(env),
-        )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        assert self.process.stdout is not None
-        assert self.process.stderr is not None
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self.stdout, True), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stderr, self.stderr, False), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, stream: TextIO, into: list[str], announce: bool) -> None:
-        for line in stream:
-            into.append(line)
-            if announce:
-                self._lines.put(line.rstrip("\n"))
-        if announce:
-            self._lines.put(None)
+        super().__init__([MUXGATE, "serve", *args], env)
 
     def url_line(self, timeout: float = 30) -> re.Match[str]:
         """The start-up line naming the URL; fails with the process's output if it never comes."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"No URL line within {timeout} s; output: {self.output()}") from None
-            if line is None:
-                raise AssertionError(f"muxgate exited before serving; output: {self.output()}")
-            if match := URL_LINE.match(line):
-                return match
-
-    def stop(self, timeout: float = 15) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        for reader in self._readers:
-            reader.join(timeout)
-        return code
-
-    def output(self) -> str:
-        return "".join(self.stdout) + "".join(self.stderr)
+        return self.wait_for_line(URL_LINE, timeout)
 
 
 @pytest.fixture
@@ -120,13 +68,7 @@ def serve() -> Iterator[Callable[..., Server]]:
 
     yield start
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-        server.process.wait(15)
-        assert server.process.stdout is not None
-        assert server.process.stderr is not None
-        server.process.stdout.close()
-        server.process.stderr.close()
+        server.close()
 
 
 def run_muxgate(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
