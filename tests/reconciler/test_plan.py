@@ -2,81 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.models import (
-    API_VERSION,
-    ApiKeyAuth,
-    Match,
-    MatcherType,
-    Metadata,
-    ModelSpec,
-    MuxRule,
-    Persona,
-    PersonaSpec,
-    Provider,
-    ProviderSpec,
-    ProviderType,
-    Resource,
-    SecretRef,
-    Workspace,
-    WorkspaceSpec,
-)
 from reconciler.plan import ABSENT, ActionType, Change, PlanError, diff, diff_values
-from reconciler.state import DesiredState, Origin
-
-
-def rule(model: str, *, pattern: str | None = None, provider: str = "openai") -> MuxRule:
-    matcher = MatcherType.CATCH_ALL if pattern is None else MatcherType.CHAT_FILENAME
-    return MuxRule(match=Match(type=matcher, pattern=pattern), provider=provider, model=model)
-
-
-def workspace(
-    name: str,
-    *,
-    instructions: str = "",
-    rules: Sequence[MuxRule] = (),
-    archived: bool = False,
-    labels: dict[str, str] | None = None,
-) -> Workspace:
-    return Workspace(
-        api_version=API_VERSION,
-        kind="Workspace",
-        metadata=Metadata(name=name, labels=labels or {}),
-        spec=WorkspaceSpec(archived=archived, custom_instructions=instructions, mux_rules=list(rules)),
-    )
-
-
-def provider(name: str = "openai", *, endpoint: str | None = None, models: Sequence[str] = ()) -> Provider:
-    return Provider(
-        api_version=API_VERSION,
-        kind="Provider",
-        metadata=Metadata(name=name),
-        spec=ProviderSpec(
-            type=ProviderType.OPENAI,
-            endpoint=endpoint,
-            auth=ApiKeyAuth(type="api_key", api_key=SecretRef(from_env="OPENAI_API_KEY")),
-            models=[ModelSpec(name=m) for m in models],
-        ),
-    )
-
-
-def persona(name: str, description: str = "Reviews code") -> Persona:
-    return Persona(
-        api_version=API_VERSION,
-        kind="Persona",
-        metadata=Metadata(name=name),
-        spec=PersonaSpec(description=description),
-    )
-
-
-def state(*resources: Resource, folder: str = "config") -> DesiredState:
-    return DesiredState.build([(r, Origin(f"{folder}/{r.metadata.name}.yaml", 1 + i)) for i, r in enumerate(resources)])
+from reconciler.state import DesiredState
+from tests.support.states import persona, provider, rule, state, workspace
 
 
 def action_of(desired: DesiredState, current: DesiredState | None, name: str, *, prune: bool = False) -> ActionType:

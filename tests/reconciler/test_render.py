@@ -17,22 +17,12 @@ import pytest
 from reconciler.diagnostics import Diagnostic, Severity
 from reconciler.models import (
     API_VERSION,
-    ApiKeyAuth,
-    Match,
-    MatcherType,
     Metadata,
-    ModelSpec,
-    MuxRule,
     NoAuth,
-    Persona,
-    PersonaSpec,
     Provider,
     ProviderSpec,
     ProviderType,
     Resource,
-    SecretRef,
-    Workspace,
-    WorkspaceSpec,
 )
 from reconciler.plan import ABSENT, ActionType, Change, Plan, ResourceAction, diff
 from reconciler.render import (
@@ -44,6 +34,7 @@ from reconciler.render import (
     render_text,
 )
 from reconciler.state import DesiredState, Origin
+from tests.support.states import persona, provider, rule, workspace
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("MUXGATE_UPDATE_GOLDEN") == "1"
@@ -62,38 +53,8 @@ def check_golden(name: str, actual: str) -> None:
 # --- builders -----------------------------------------------------------------------------------------------
 
 
-def rule(model: str, *, pattern: str | None = None, provider: str = "openai") -> MuxRule:
-    matcher = MatcherType.CATCH_ALL if pattern is None else MatcherType.CHAT_FILENAME
-    return MuxRule(match=Match(type=matcher, pattern=pattern), provider=provider, model=model)
-
-
-def workspace(
-    name: str,
-    *,
-    instructions: str = "",
-    rules: Sequence[MuxRule] = (),
-    archived: bool = False,
-    labels: dict[str, str] | None = None,
-) -> Workspace:
-    return Workspace(
-        api_version=API_VERSION,
-        kind="Workspace",
-        metadata=Metadata(name=name, labels=labels or {}),
-        spec=WorkspaceSpec(archived=archived, custom_instructions=instructions, mux_rules=list(rules)),
-    )
-
-
 def openai(models: Sequence[str] = ("gpt-4o", "gpt-4o-mini"), key_env: str = "OPENAI_API_KEY") -> Provider:
-    return Provider(
-        api_version=API_VERSION,
-        kind="Provider",
-        metadata=Metadata(name="openai"),
-        spec=ProviderSpec(
-            type=ProviderType.OPENAI,
-            auth=ApiKeyAuth(type="api_key", api_key=SecretRef(from_env=key_env)),
-            models=[ModelSpec(name=m) for m in models],
-        ),
-    )
+    return provider("openai", models=models, key_env=key_env)
 
 
 def ollama() -> Provider:
@@ -102,15 +63,6 @@ def ollama() -> Provider:
         kind="Provider",
         metadata=Metadata(name="local-ollama"),
         spec=ProviderSpec(type=ProviderType.OLLAMA, auth=NoAuth(type="none")),
-    )
-
-
-def persona(name: str, description: str) -> Persona:
-    return Persona(
-        api_version=API_VERSION,
-        kind="Persona",
-        metadata=Metadata(name=name),
-        spec=PersonaSpec(description=description),
     )
 
 
