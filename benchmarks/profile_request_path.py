@@ -45,6 +45,7 @@ def summarise(raw: str) -> dict[str, Any]:
     total = 0
     by_function: Counter[str] = Counter()
     by_component: Counter[str] = Counter()
+    within: dict[str, Counter[str]] = {}
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -56,6 +57,7 @@ def summarise(raw: str) -> dict[str, Any]:
         func, path = (leaf["func"], leaf["file"]) if leaf else (frames[-1], "")
         by_function[f"{func} ({path})"] += count
         by_component[component(path)] += count
+        within.setdefault(component(path), Counter())[f"{func} ({path})"] += count
 
     def share(counter: Counter[str]) -> list[dict[str, Any]]:
         return [
@@ -65,7 +67,7 @@ def summarise(raw: str) -> dict[str, Any]:
 
     return {
         "samples": total,
-        "by_component": share(by_component),
+        "by_component": [{**row, "functions": share(within[row["name"]])[:3]} for row in share(by_component)],
         "by_function": share(by_function),
         "own_code_self_percent": 100 * sum(by_component[own] for own in OWN_PACKAGES) / total if total else 0.0,
     }
