@@ -16,16 +16,19 @@ import httpx
 import pytest
 
 from proxy.testing.fake_provider import RETRY_AFTER_SECONDS, Behaviour, FakeProvider, Garbage
+from tests.support.routes import (
+    ALL_ROUTES,
+    ANTHROPIC,
+    CHAT_ROUTES,
+    OLLAMA_CHAT,
+    OLLAMA_GENERATE,
+    OPENAI_CHAT,
+    OPENAI_COMPLETIONS,
+    error_of,
+)
 
 Gateway = Callable[..., str]
 
-OPENAI_CHAT = "/v1/chat/completions"
-OPENAI_COMPLETIONS = "/v1/completions"
-ANTHROPIC = "/v1/messages"
-OLLAMA_CHAT = "/api/chat"
-OLLAMA_GENERATE = "/api/generate"
-CHAT_ROUTES = (OPENAI_CHAT, ANTHROPIC, OLLAMA_CHAT)
-ALL_ROUTES = (*CHAT_ROUTES, OPENAI_COMPLETIONS, OLLAMA_GENERATE)
 PROVIDERS = ("openai", "anthropic", "ollama")
 TRANSPORTS = ("aiohttp", "httpx")
 
@@ -52,18 +55,9 @@ def request_body(route: str, text: str = "hello there", *, stream: bool = False)
 
 
 def client_error(route: str, response: httpx.Response) -> tuple[str, str | None]:
-    """(message, type) of an error answer, asserting it has the shape of the API `route` belongs to."""
+    """(message, type) of an error answer, asserting it is JSON in the shape of the API `route` belongs to."""
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    if route.startswith("/api/"):
-        assert set(body) == {"error"}, body
-        assert isinstance(body["error"], str)
-        return body["error"], None
-    if route == ANTHROPIC:
-        assert body["type"] == "error", body
-        return body["error"]["message"], body["error"]["type"]
-    assert set(body["error"]) >= {"message", "type"}, body
-    return body["error"]["message"], body["error"]["type"]
+    return error_of(route, response)
 
 
 def stream_events(route: str, text: str) -> list[dict[str, Any]]:

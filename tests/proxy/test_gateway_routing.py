@@ -11,15 +11,17 @@ import httpx
 import pytest
 
 from proxy.testing.fake_provider import Behaviour, FakeProvider, ReceivedRequest
+from tests.support.routes import (
+    ANTHROPIC,
+    CHAT_ROUTES,
+    OLLAMA_CHAT,
+    OLLAMA_GENERATE,
+    OPENAI_CHAT,
+    OPENAI_COMPLETIONS,
+    error_of,
+)
 
 Gateway = Callable[..., str]
-
-OPENAI_CHAT = "/v1/chat/completions"
-OPENAI_COMPLETIONS = "/v1/completions"
-ANTHROPIC = "/v1/messages"
-OLLAMA_CHAT = "/api/chat"
-OLLAMA_GENERATE = "/api/generate"
-CHAT_ROUTES = (OPENAI_CHAT, ANTHROPIC, OLLAMA_CHAT)
 
 
 def rule(match: str, provider: str, model: str, pattern: str | None = None) -> dict[str, Any]:
@@ -55,20 +57,6 @@ def post(
     http: httpx.Client, url: str, path: str, body: Any, headers: Mapping[str, str] | None = None
 ) -> httpx.Response:
     return http.post(url + path, json=body, headers=dict(headers or {}))
-
-
-def client_error(route: str, response: httpx.Response) -> tuple[str, str | None]:
-    """(message, type) of an error answer, asserting it has the shape of the API `route` belongs to."""
-    body = response.json()
-    if route.startswith("/api/"):
-        assert set(body) == {"error"}, body
-        assert isinstance(body["error"], str)
-        return body["error"], None
-    if route == ANTHROPIC:
-        assert body["type"] == "error", body
-        return body["error"]["message"], body["error"]["type"]
-    assert set(body["error"]) >= {"message", "type"}, body
-    return body["error"]["message"], body["error"]["type"]
 
 
 def only(fake: FakeProvider) -> ReceivedRequest:
@@ -143,7 +131,7 @@ def test_an_unknown_workspace_is_a_404_in_the_clients_format(
     else:
         response = post(http, url, f"/w/frontend{route}", chat(route, "hi"))
     assert response.status_code == 404
-    message, kind = client_error(route, response)
+    message, kind = error_of(route, response)
     assert '"frontend"' in message
     assert "does not exist" in message
     if kind is not None:
@@ -158,7 +146,7 @@ def test_an_archived_workspace_is_a_404_saying_it_is_archived(
     url = gateway(workspaces(default=catch_all(), legacy=catch_all(archived=True)))
     response = post(http, url, route, chat(route, "hi"), {"x-muxgate-workspace": "legacy"})
     assert response.status_code == 404
-    message, _ = client_error(route, response)
+    message, _ = error_of(route, response)
     assert '"legacy"' in message
     assert "archived" in message
     assert fake.requests == []
@@ -294,7 +282,7 @@ def test_no_matching_rule_is_a_404_naming_the_workspace(
     body = {"model": "m", "prompt": "x = "} if route == OPENAI_COMPLETIONS else chat(route, "no file here")
     response = post(http, url, "/w/py" + route, body)
     assert response.status_code == 404
-    message, kind = client_error(route, response)
+    message, kind = error_of(route, response)
     assert message == 'No matching rule found for workspace "py".'
     assert kind in (None, "not_found_error")
     assert fake.requests == []
@@ -542,7 +530,7 @@ def test_a_provider_whose_key_variable_is_missing_is_a_502_naming_the_variable(
     url = gateway(config)
     response = post(http, url, route, chat(route, "hi"), {"authorization": f"Bearer {CLIENT_KEY}"})
     assert response.status_code == 502
-    message, _ = client_error(route, response)
+    message, _ = error_of(route, response)
     assert "MUXGATE_TEST_UNSET_KEY" in message
     assert "unkeyed" in message
     for secret in (CLIENT_KEY, *provider_keys.values()):
@@ -701,7 +689,7 @@ def test_listing_an_unknown_or_archived_workspace_is_a_404(
     url = gateway(LISTED)
     response = get(http, url, path, headers)
     assert response.status_code == 404
-    message, _ = client_error(route, response)
+    message, _ = error_of(route, response)
     assert ("archived" if "old" in path or headers.get("x-muxgate-workspace") == "old" else "does not exist") in message
 
 
@@ -719,7 +707,7 @@ def test_a_client_route_answers_get_with_405_in_its_format(http: httpx.Client, g
     response = get(http, url, route)
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
-    message, _ = client_error(route, response)
+    message, _ = error_of(route, response)
     assert "POST" in message
 
 
