@@ -11,15 +11,12 @@ same fixtures (tests/e2e/conftest.py).
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from proxy.app import create_app
 from proxy.registry import Registry, build_registry
@@ -27,6 +24,7 @@ from proxy.settings import Settings
 from proxy.testing.fake_provider import Behaviour, FakeProvider
 from reconciler.check import check_dir
 from reconciler.state import DesiredState
+from tests.support.servers import ThreadedServer
 
 # Provider name → environment variable holding its key; the values are set per test with monkeypatch.
 KEY_VARIABLES = {"openai": "TEST_OPENAI_API_KEY", "anthropic": "TEST_ANTHROPIC_API_KEY"}
@@ -75,51 +73,16 @@ def write_config(directory: Path, config: Config, fake_url: str) -> Path:
     return directory
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that signals the end of its startup, so the fixture waits on an event, not a poll."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.startup_over = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.startup_over.set()
-
-
-class ServedGateway:
+class ServedGateway(ThreadedServer):
     """A gateway serving `registry` with `settings` on a free loopback port until `stop()`."""
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.app = create_app(settings, registry)
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-        self._server = _Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="gateway", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-        if not self._server.startup_over.wait(10) or not self._server.started:
-            self.stop()
-            raise AssertionError("The gateway did not start; its log above says why.")
+        super().__init__(self.app)
 
     def apply(self, registry: Registry) -> None:
         """Swap in a new registry, as a reconcile does."""
         self.app.state.gateway.registry = registry
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._socket.close()
-        assert not self._thread.is_alive(), "The gateway did not stop within 10 s."
 
 
 def registry_for(directory: Path) -> Registry:

@@ -13,16 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from proxy.app import create_app
 from proxy.gateway import Gateway
@@ -32,6 +29,7 @@ from proxy.settings import Settings
 from proxy.testing.fake_provider import FakeProvider
 from reconciler.state import DesiredState
 from tests.support.gitrepo import commit_files, git, isolate_git, make_git_repo, short_revision, write_files
+from tests.support.servers import ThreadedServer
 
 Files = Mapping[str, str | None]
 
@@ -63,19 +61,7 @@ spec:
 """
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.startup_over = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.startup_over.set()
-
-
-class LiveServer:
+class LiveServer(ThreadedServer):
     """What `muxgate serve DIR` runs, in this process: bootstrap, create_app(live=...), uvicorn in a thread."""
 
     def __init__(self, settings: Settings, build: Callable[..., Registry]) -> None:
@@ -84,28 +70,12 @@ class LiveServer:
         assert startup.registry is not None, startup.notice
         self.app = create_app(settings, startup.registry, live=self.live)
         self.gateway: Gateway = self.app.state.gateway
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-        self._server = _Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        super().__init__(self.app)
 
     def start(self) -> None:
-        self._thread.start()
-        assert self._server.startup_over.wait(10), "The gateway did not finish starting."
-        assert self._server.started, "The gateway did not start; its log above says why."
+        super().start()
         if self.live.watch_enabled:
             assert self.live.watcher.ready.wait(10), "The watcher did not start."
-
-    def stop(self) -> float:
-        """Stop the server; how long it took."""
-        started = time.monotonic()
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._socket.close()
-        assert not self._thread.is_alive(), "The gateway did not stop within 10 s."
-        return time.monotonic() - started
 
     def wait(self, predicate: Callable[[ReconcileStatus], bool]) -> ReconcileStatus:
         return self.live.wait_for(predicate, timeout=15)
