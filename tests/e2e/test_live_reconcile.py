@@ -14,34 +14,11 @@ import httpx
 import pytest
 
 from proxy.testing.fake_provider import FakeProvider
+from tests.support.configs import UNKNOWN_PROVIDER, provider_yaml, workspace_yaml
 from tests.support.gitrepo import commit_files, isolate_git, make_git_repo, short_revision
 from tests.support.processes import MUXGATE, Process, clean_env
 
 URL = re.compile(r"^Muxgate serving .* on (?P<url>http://127\.0\.0\.1:\d+)$")
-BROKEN = """\
-apiVersion: muxgate/v1
-kind: Workspace
-metadata: {name: default}
-spec:
-  muxRules:
-    - match: {type: catch_all}
-      provider: opnai
-      model: fake-model
-"""
-
-
-def provider_yaml(fake_url: str) -> str:
-    return (
-        "apiVersion: muxgate/v1\nkind: Provider\nmetadata: {name: fake}\n"
-        f"spec:\n  type: openai\n  endpoint: {fake_url}/v1\n"
-    )
-
-
-def workspace_yaml(model: str) -> str:
-    return (
-        "apiVersion: muxgate/v1\nkind: Workspace\nmetadata: {name: default}\nspec:\n  muxRules:\n"
-        f"    - match: {{type: catch_all}}\n      provider: fake\n      model: {model}\n"
-    )
 
 
 class Served(Process):
@@ -73,7 +50,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], Served]]:
 def repo(tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> Path:
     # The gateway process inherits git's fixed configuration and identity from this one.
     isolate_git(monkeypatch)
-    files = {"providers.yaml": provider_yaml(fake.url), "default.yaml": workspace_yaml("fake-model")}
+    files = {"providers.yaml": provider_yaml(fake.url), "default.yaml": workspace_yaml("default", "fake-model")}
     return make_git_repo(tmp_path / "config", [files])
 
 
@@ -118,11 +95,11 @@ def test_commits_go_live_and_a_broken_one_is_refused_with_its_location(
     url = server.url()
     assert chat_model(http, url, fake) == "fake-model"
 
-    second = commit({"default.yaml": workspace_yaml("fake-model-large")})
+    second = commit({"default.yaml": workspace_yaml("default", "fake-model-large")})
     status_until(http, url, lambda s: s["revision"] == second and s["ready"])
     assert chat_model(http, url, fake) == "fake-model-large"
 
-    broken = commit({"default.yaml": BROKEN})
+    broken = commit({"default.yaml": UNKNOWN_PROVIDER})
     status = status_until(http, url, lambda s: s["lastAttemptedRevision"] == broken and s["reason"] != "Progressing")
     assert (status["ready"], status["reason"], status["revision"]) == (False, "ValidationFailed", second)
     assert [(d["file"], d["line"], d["column"]) for d in status["diagnostics"]] == [("default.yaml", 7, 17)]
@@ -149,7 +126,7 @@ def test_a_restart_with_a_broken_directory_serves_the_last_good_config_and_says_
     first.url()
     assert first.stop() == -signal.SIGTERM
 
-    broken = commit({"default.yaml": BROKEN})
+    broken = commit({"default.yaml": UNKNOWN_PROVIDER})
     second = serve(repo)
     url = second.url()
     out = second.output()
@@ -161,7 +138,7 @@ def test_a_restart_with_a_broken_directory_serves_the_last_good_config_and_says_
     assert f"serving the last good revision {good}" in status["message"]
     assert chat_model(http, url, fake) == "fake-model"
 
-    fixed = commit({"default.yaml": workspace_yaml("fake-model-large")})
+    fixed = commit({"default.yaml": workspace_yaml("default", "fake-model-large")})
     status_until(http, url, lambda s: s["revision"] == fixed and s["ready"])
     assert chat_model(http, url, fake) == "fake-model-large"
 
@@ -175,7 +152,7 @@ def test_a_state_saved_for_another_directory_is_not_served(
 
     other = tmp_path / "other"
     other.mkdir()
-    (other / "default.yaml").write_text(BROKEN)
+    (other / "default.yaml").write_text(UNKNOWN_PROVIDER)
     second = serve(other)
     assert second.process.wait(30) == 1
     assert f"came from {repo.resolve()}, not {other.resolve()}; it is not used" in second.output()

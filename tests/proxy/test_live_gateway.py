@@ -28,37 +28,11 @@ from proxy.registry import Registry, build_registry
 from proxy.settings import Settings
 from proxy.testing.fake_provider import FakeProvider
 from reconciler.state import DesiredState
+from tests.support.configs import UNKNOWN_PROVIDER, provider_yaml, workspace_yaml
 from tests.support.gitrepo import commit_files, git, isolate_git, make_git_repo, short_revision, write_files
 from tests.support.servers import ThreadedServer
 
 Files = Mapping[str, str | None]
-
-
-def provider_yaml(fake_url: str) -> str:
-    return (
-        "apiVersion: muxgate/v1\nkind: Provider\nmetadata: {name: fake}\n"
-        f"spec:\n  type: openai\n  endpoint: {fake_url}/v1\n"
-    )
-
-
-def workspace_yaml(name: str, model: str) -> str:
-    return (
-        f"apiVersion: muxgate/v1\nkind: Workspace\nmetadata: {{name: {name}}}\nspec:\n  muxRules:\n"
-        f"    - match: {{type: catch_all}}\n      provider: fake\n      model: {model}\n"
-    )
-
-
-# Line 7, column 17 names a provider that is not declared.
-UNKNOWN_PROVIDER = """\
-apiVersion: muxgate/v1
-kind: Workspace
-metadata: {name: default}
-spec:
-  muxRules:
-    - match: {type: catch_all}
-      provider: opnai
-      model: fake-model
-"""
 
 
 class LiveServer(ThreadedServer):

@@ -24,14 +24,8 @@ from proxy.statefile import load as load_state
 from proxy.testing.fake_provider import FakeProvider
 from reconciler.cli import main
 from reconciler.state import DesiredState
-from tests.proxy.test_live_gateway import (
-    UNKNOWN_PROVIDER,
-    Files,
-    LiveServer,
-    provider_yaml,
-    routed_model,
-    workspace_yaml,
-)
+from tests.proxy.test_live_gateway import Files, LiveServer, routed_model
+from tests.support.configs import UNKNOWN_PROVIDER, provider_yaml, workspace_yaml
 from tests.support.gitrepo import make_git_repo, short_revision, write_files
 
 TOKEN = "push-mode-token-for-tests"
