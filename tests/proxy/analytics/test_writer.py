@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,26 @@ def test_both_insert_statements_store_the_same_rows(tmp_path: Path) -> None:
     finally:
         con.close()
     assert stored == rows + rows
+
+
+def test_put_never_waits_for_the_database(writer: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = writer_module.insert_rows
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow_disk(*args: Any) -> None:
+        entered.set()
+        release.wait(10)
+        real(*args)
+
+    monkeypatch.setattr(writer_module, "insert_rows", slow_disk)
+    writer.put(alert(0))
+    writer.flush(0)  # wakes the writer, which now hangs in the database
+    assert entered.wait(5)
+    started = time.perf_counter()
+    assert all(writer.put(alert(n)) for n in range(1, 1001))
+    assert time.perf_counter() - started < 0.5  # a thousand puts while the writer is stuck
+    assert not writer.flush(0.05)
+    release.set()
+    assert writer.flush(5)
+    assert writer.read("SELECT count(*) FROM alerts") == [(1001,)]
