@@ -22,6 +22,7 @@ from proxy.analytics.routes import analytics_router
 from proxy.asgi import send_json
 from proxy.gateway import CLIENT_FORMAT, ClientError, Gateway
 from proxy.live import LiveReconciler, reconcile_router, reconcile_status
+from proxy.live.loop import Applied
 from proxy.registry import Registry
 from proxy.request_info import ClientApi
 from proxy.security import cors_config, protect
@@ -161,6 +162,21 @@ async def health() -> dict[str, str]:
     return {"status": "healthy"}
 
 
+def _record_applied(gateway: Gateway, applied: Applied) -> None:
+    """Each applied revision becomes a config_revisions row, so cost can be joined to the change that caused it."""
+    if gateway.analytics is not None:
+        plan = applied.plan
+        gateway.analytics.record_revision(
+            applied.revision,
+            applied.state_hash,
+            added=plan.to_add,
+            changed=plan.to_change,
+            archived=plan.to_archive,
+            recovered=plan.to_recover,
+            deleted=plan.to_delete,
+        )
+
+
 def create_app(
     settings: Settings, registry: Registry, *, debug: bool = False, live: LiveReconciler | None = None
 ) -> Litestar:
@@ -208,6 +224,7 @@ def create_app(
     app.state.session = session
     if live is not None:
         live.bind(gateway)
+        live.add_listener(lambda applied: _record_applied(gateway, applied))
         app.state.live = live
     protect(app, settings)  # admin token, and the Host check in front of every route
     return app

@@ -21,9 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+from proxy.analytics.sql_safety import check_query
 from proxy.app import create_app
 from proxy.gateway import Gateway
 from proxy.live import LiveReconciler, Reason, ReconcileStatus
+from proxy.live.loop import Applied
 from proxy.registry import Registry, build_registry
 from proxy.settings import Settings
 from proxy.testing.fake_provider import FakeProvider
@@ -147,6 +149,36 @@ def test_a_commit_is_applied_and_requests_reach_the_new_model(
     # The edit may be seen before git records the commit ("-dirty"); the commit then only renames it.
     assert len(applied) == 1
     assert applied[0].endswith(": 0 added, 1 changed, 0 archived")
+
+
+def test_each_applied_revision_is_recorded_in_the_analytics(
+    repo: Path, commit: Callable[[Files], str], serve_live: Callable[..., LiveServer]
+) -> None:
+    first = short_revision(repo)
+    server = serve_live(repo)
+    # Listeners run in the order they were added: when this one hears of the apply, analytics already did.
+    applied: list[Applied] = []
+    heard = threading.Event()
+    server.live.add_listener(lambda a: (applied.append(a), heard.set()))
+    commit(
+        {
+            "default.yaml": workspace_yaml("default", "fake-model-large"),
+            "extra.yaml": workspace_yaml("extra", "fake-model"),
+        }
+    )
+    assert heard.wait(15), "nothing was applied"
+    analytics = server.gateway.analytics
+    assert analytics is not None
+    assert analytics.writer.flush()
+    result = analytics.writer.query(
+        "SELECT revision, source, added, changed, archived FROM config_revisions ORDER BY ts",
+        max_rows=10,
+        timeout=5,
+        check=check_query,
+    )
+    assert result.rows[0][:2] == (first, "startup")
+    # The edit may be applied before git records the commit (a "-dirty" revision); the commit then only renames it.
+    assert result.rows[1:] == [(applied[0].revision, "apply", 1, 1, 0)]
 
 
 def test_a_broken_commit_is_reported_with_file_and_line_and_the_old_config_keeps_serving(
