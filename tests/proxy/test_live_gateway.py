@@ -159,7 +159,12 @@ def test_each_applied_revision_is_recorded_in_the_analytics(
     # Listeners run in the order they were added: when this one hears of the apply, analytics already did.
     applied: list[Applied] = []
     heard = threading.Event()
-    server.live.add_listener(lambda a: (applied.append(a), heard.set()))
+
+    def hear(event: Applied) -> None:
+        applied.append(event)
+        heard.set()
+
+    server.live.add_listener(hear)
     commit(
         {
             "default.yaml": workspace_yaml("default", "fake-model-large"),
