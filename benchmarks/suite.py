@@ -147,7 +147,13 @@ def run_step(step: Step, quick: bool, results: Path, extra: list[str]) -> dict[s
     return {"name": step.name, "outcome": outcome, "seconds": seconds, "detail": detail}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # A SIGTERM stops the running step and its processes the way Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests: a smoke run")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in STEPS])
