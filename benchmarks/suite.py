@@ -152,7 +152,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    # A SIGTERM stops the running step and its processes the way Ctrl-C does.
+    # Ctrl-C and SIGTERM stop the running step and its processes; SIGINT too when started in the background,
+    # where the shell hands it down ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests: a smoke run")
