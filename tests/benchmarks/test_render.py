@@ -1,0 +1,86 @@
+"""docs/benchmarks.md is rendered from the scripts' JSON: ratios from the same run, and a missing LiteLLM said."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from profile_request_path import summarise
+from render import render
+
+
+def _span(value: float) -> dict[str, float]:
+    return {"median": value, "min": value * 0.9, "max": value * 1.1}
+
+
+def _run(target: str, stream: bool, concurrency: int, rps: float, p50: float) -> dict[str, Any]:
+    return {
+        "target": target,
+        "stream": stream,
+        "concurrency": concurrency,
+        "requests": 100,
+        "rps": _span(rps),
+        "p50_ms": _span(p50),
+        "p99_ms": _span(p50 * 2),
+        "errors": 0,
+    }
+
+
+def _results(tmp: Path, litellm: dict[str, Any], targets: dict[str, tuple[float, float]]) -> Path:
+    suite = {
+        "mode": "quick",
+        "started": "2026-01-01 00:00",
+        "seconds": 60.0,
+        "machine": {"cpu": "Test CPU", "cores": 2, "python": "3.11.7", "platform": "Linux"},
+        "packages": {"litestar": "1.0"},
+        "steps": [{"name": "analytics", "outcome": "timed out", "seconds": 300.0, "detail": "Stopped."}],
+    }
+    runs = [
+        _run(name, stream, c, rps, p50 + (0 if c == 1 else 5))
+        for name, (rps, p50) in targets.items()
+        for stream in (False, True)
+        for c in (1, 10, 16)
+    ]
+    (tmp / "suite.json").write_text(json.dumps(suite))
+    (tmp / "litellm_compare.json").write_text(json.dumps({"litellm": litellm, "rounds": 1, "runs": runs}))
+    return tmp
+
+
+def test_ratios_against_litellm_come_from_the_same_run(tmp_path: Path) -> None:
+    targets = {"direct": (5000.0, 0.5), "bare passthrough": (1200.0, 1.5), "muxgate": (1000.0, 1.5)}
+    targets["litellm"] = (50.0, 20.5)
+    doc = render(_results(tmp_path, {"available": True, "version": "9.9", "start_s": 5.0}, targets))
+    assert "LiteLLM 9.9" in doc
+    assert "| Muxgate RPS ÷ LiteLLM RPS at 10 connections | 20.0× | 20.0× | ≥ 15× |" in doc
+    assert "| LiteLLM added latency ÷ Muxgate added latency | 20.0× | 20.0× | ≥ 15× |" in doc
+    assert "`analytics`: timed out after 300 s" in doc
+    assert "## How to reproduce" in doc
+
+
+def test_a_missing_litellm_is_said_and_the_rest_rendered(tmp_path: Path) -> None:
+    targets = {"direct": (5000.0, 0.5), "bare passthrough": (1200.0, 1.5), "muxgate": (1000.0, 1.5)}
+    why = "pip could not install litellm[proxy] into .bench/litellm-venv: no network"
+    doc = render(_results(tmp_path, {"available": False, "version": None, "why_not": why}, targets))
+    assert f"**LiteLLM was not measured in this run.** {why}" in doc
+    assert "| muxgate | JSON | +1.00 ms" in doc
+    assert "Ratios" not in doc
+
+
+def test_profile_self_time_by_package_marks_our_code() -> None:
+    raw = "\n".join(
+        [
+            "main (proxy/cli.py:1);run (asyncio/runners.py:2);write (asyncio/selector_events.py:3) 6",
+            "main (proxy/cli.py:1);relay (proxy/gateway.py:9) 3",
+            "main (proxy/cli.py:1);send (httpx/_client.py:4) 1",
+        ]
+    )
+    summary = summarise(raw)
+    assert summary["samples"] == 10
+    names = [(row["name"], round(row["percent"]), row["ours"]) for row in summary["by_component"]]
+    assert names == [("stdlib asyncio", 60, False), ("proxy", 30, True), ("httpx", 10, False)]
+    assert summary["by_component"][1]["functions"][0]["name"] == "relay (proxy/gateway.py)"
+    assert summary["own_code_self_percent"] == 30
