@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -89,8 +89,7 @@ class DesiredState:
             workspaces=_frozen(workspaces.items()),
             origins=MappingProxyType(origins),
         )
-        essence = state._compute_essence()
-        digests = {(kind, name): _canonical(value) for kind, items in essence.items() for name, value in items.items()}
+        essence, digests = state._essence_and_digests()
         object.__setattr__(state, "_essence", essence)
         object.__setattr__(state, "digests", MappingProxyType(digests))
         object.__setattr__(state, "hash", _hash_of_digests(digests))
@@ -114,12 +113,34 @@ class DesiredState:
         return self._essence or self._compute_essence()
 
     def _compute_essence(self) -> dict[str, Any]:
-        return {
-            "Provider": {name: provider_essence(p) for name, p in self.providers.items()},
-            "Persona": {name: _dump(p) for name, p in self.personas.items()},
-            "SecretPolicy": {name: _dump(p) for name, p in self.secret_policies.items()},
-            "Workspace": {name: workspace_essence(w) for name, w in self.workspaces.items()},
-        }
+        return self._essence_and_digests()[0]
+
+    def _essence_and_digests(self) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+        """Each resource's essence and canonical JSON. A resource object seen by the previous build (validate hands
+        back the same object for a document that did not change) is not dumped and encoded again."""
+        previous: dict[int, tuple[Any, dict[str, Any], str]] = _MEMO.entries
+        memo: dict[int, tuple[Any, dict[str, Any], str]] = {}
+        essence: dict[str, Any] = {}
+        digests: dict[tuple[str, str], str] = {}
+        groups: tuple[tuple[str, Mapping[str, Resource], Callable[[Any], dict[str, Any]]], ...] = (
+            ("Provider", self.providers, provider_essence),
+            ("Persona", self.personas, _dump),
+            ("SecretPolicy", self.secret_policies, _dump),
+            ("Workspace", self.workspaces, workspace_essence),
+        )
+        for kind, items, essence_of in groups:
+            section: dict[str, Any] = {}
+            for name, resource in items.items():
+                hit = previous.get(id(resource))
+                if hit is None or hit[0] is not resource:
+                    value = essence_of(resource)
+                    hit = (resource, value, _canonical(value))
+                memo[id(resource)] = hit
+                section[name] = hit[1]
+                digests[(kind, name)] = hit[2]
+            essence[kind] = section
+        _MEMO.entries = memo  # only what this build used: the memo never grows past one state
+        return essence, digests
 
     @property
     def short_hash(self) -> str:
@@ -149,6 +170,15 @@ class DesiredState:
             resource = KINDS[raw["kind"]].model_validate(raw)
             resources.append((resource, origins.get((resource.kind, resource.metadata.name))))
         return cls.build(resources)
+
+
+# id(resource) → (resource, essence, canonical JSON) from the last build; the resource itself is kept so that an id
+# reused by a new object is never taken for the old one. Essences are shared between states: read-only.
+class _Memo:
+    entries: dict[int, tuple[Any, dict[str, Any], str]] = {}  # noqa: RUF012 - replaced whole, never mutated
+
+
+_MEMO = _Memo()
 
 
 def implicit_default_workspace() -> Workspace:

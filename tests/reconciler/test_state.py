@@ -160,3 +160,17 @@ def test_models_are_frozen() -> None:
     with pytest.raises(ValueError, match="frozen"):
         provider.spec.description = "changed"  # type: ignore[misc]
     assert isinstance(provider, Provider)
+
+
+def test_an_unchanged_resource_is_not_encoded_again_and_a_changed_one_is() -> None:
+    first = build(TREE)
+    resources = [(r, None) for r in first.resources()]
+    again = DesiredState.build(resources)
+    # The same resource objects (as validate hands back for unchanged files): the same essence objects.
+    assert again.essence()["Provider"]["openai"] is first.essence()["Provider"]["openai"]
+    assert again.hash == first.hash
+    # Equal but new objects (a file parsed again) are encoded anew, and mean the same.
+    rebuilt = build(TREE)
+    assert rebuilt.essence()["Provider"]["openai"] is not first.essence()["Provider"]["openai"]
+    assert rebuilt.essence() == first.essence()
+    assert rebuilt.hash == first.hash
