@@ -55,9 +55,9 @@ BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to t
 
 
 @contextmanager
-def process(cmd: list[str], marker: str) -> Iterator[str]:
-    """Start `cmd`, wait for the stdout line containing `marker`, yield the URL on it, stop it at the end."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+def process(cmd: list[str], marker: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `cmd`, wait for the stdout line containing `marker`, yield its last word (a URL), stop it at the end."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -23,8 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from gateway_overhead import process
 from reconcile_scale import machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,26 +60,6 @@ spec:
       provider: fake
       model: {model}
 """
-
-
-@contextmanager
-def process(cmd: list[str], marker: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `cmd`, wait for the stdout line containing `marker`, yield its last word (a URL), stop it at the end."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if marker in line:
-                yield line.strip().split()[-1]
-                break
-        else:
-            raise RuntimeError(f"{cmd[0]} exited before printing its URL")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def git(cwd: Path, *args: str) -> None:
