@@ -220,3 +220,41 @@ def test_a_secret_policy_protects_declared_patterns_and_values_and_alerts_are_re
         assert token not in row[3]
         assert value not in row[3]
         assert AWS not in row[3]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "ollama"])
+def test_the_official_sdks_get_their_secret_back_and_the_provider_never_sees_it(
+    gateway: Gateway, fake: FakeProvider, provider: str, stream: bool
+) -> None:
+    import anthropic
+    import openai
+
+    url = gateway(config(provider))
+    fake.behaviour = Behaviour(chunks=40)
+    question = f"why does git say {GITHUB} is bad?"
+
+    with openai.OpenAI(base_url=url + "/v1", api_key="client-key", max_retries=0) as oa:
+        if stream:
+            chunks = oa.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": question}], stream=True
+            )
+            openai_answer = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        else:
+            completion = oa.chat.completions.create(model="m", messages=[{"role": "user", "content": question}])
+            openai_answer = completion.choices[0].message.content or ""
+
+    with anthropic.Anthropic(base_url=url, api_key="client-key", max_retries=0) as an:
+        messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": question}]
+        if stream:
+            with an.messages.stream(model="m", max_tokens=64, messages=messages) as events:
+                anthropic_answer = events.get_final_text()
+        else:
+            message = an.messages.create(model="m", max_tokens=64, messages=messages)
+            anthropic_answer = "".join(b.text for b in message.content if b.type == "text")
+
+    for answer in (openai_answer, anthropic_answer):
+        assert GITHUB in answer
+        assert "REDACTED" not in answer
+    assert len(fake.requests) == 2
+    assert GITHUB not in wire(fake)
