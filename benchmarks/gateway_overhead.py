@@ -114,6 +114,10 @@ def main() -> None:
                 [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "httpx"], "http://"
             ) as bare_httpx,
             process(
+                [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "aiohttp-direct"],
+                "http://",
+            ) as bare_direct,
+            process(
                 [
                     str(BIN / "muxgate"),
                     "serve",
@@ -149,6 +153,7 @@ def main() -> None:
             targets |= {
                 "bare passthrough (aiohttp transport)": bare_aiohttp,
                 "bare passthrough (httpx transport)": bare_httpx,
+                "bare passthrough (aiohttp ClientSession, no httpx)": bare_direct,
                 "muxgate (aiohttp transport)": mux_aiohttp,
                 "muxgate (httpx transport)": mux_httpx,
             }

@@ -47,7 +47,7 @@ def machine_section(suite: Data) -> list[str]:
 def overhead_section(data: Data) -> list[str]:
     runs = data["runs"]
     direct = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "direct"}
-    bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"].startswith("bare passthrough (aiohttp")}
+    bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "bare passthrough (aiohttp transport)"}
     lines = [
         "## What the gateway adds",
         "",
