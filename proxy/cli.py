@@ -128,9 +128,12 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+    archived = sum(1 for w in registry.workspaces.values() if w.archived)
     print(
         f"Muxgate serving {settings.config_dir} (revision {registry.revision or 'not in git'}, "
-        f"{len(state.workspaces)} workspaces, {len(state.providers)} providers) on {url}",
+        f"{len(registry.workspaces) - archived} workspaces"
+        + (f" and {archived} archived" if archived else "")
+        + f", {len(state.providers)} providers) on {url}",
         flush=True,
     )
     log.info("state %s loaded from %s", state.short_hash, Path(settings.config_dir).resolve())

@@ -22,7 +22,7 @@ from tests.support.processes import MUXGATE, Process, clean_env
 __all__ = ["CONFIG", "Server", "clean_env", "run_muxgate"]
 
 URL_LINE = re.compile(
-    r"^Muxgate serving (?P<dir>.+) \(revision (?P<revision>.+), (?P<workspaces>\d+) workspaces, "
+    r"^Muxgate serving (?P<dir>.+) \(revision (?P<revision>.+), (?P<workspaces>\d+) workspaces(?: and (?P<archived>\d+) archived)?, "
     r"(?P<providers>\d+) providers\) on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$"
 )
 CONFIG = {
@@ -116,6 +116,16 @@ def test_serve_prints_its_url_answers_and_stops_on_sigterm(
     # uvicorn shuts down gracefully, then ends the process with the signal it received.
     assert server.stop() == -signal.SIGTERM
     assert "Traceback" not in server.output()
+
+
+def test_the_start_up_line_counts_archived_workspaces_apart(
+    serve: Callable[..., Server], config_dir: Callable[[Any], Path], provider_keys: dict[str, str], tmp_path: Path
+) -> None:
+    directory = config_dir({"workspaces": {**CONFIG["workspaces"], "paused": {"archived": True}}})
+    server = serve(str(directory), "--port", "0", "--data-dir", str(tmp_path / "data"))
+    line = server.url_line()
+    assert (line["workspaces"], line["archived"]) == ("1", "1")
+    server.stop()
 
 
 def test_sigterm_lets_a_stream_in_flight_finish(
