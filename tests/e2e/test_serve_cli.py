@@ -22,7 +22,8 @@ from tests.support.processes import MUXGATE, Process, clean_env
 __all__ = ["CONFIG", "Server", "clean_env", "run_muxgate"]
 
 URL_LINE = re.compile(
-    r"^Muxgate serving (?P<dir>.+) \(revision (?P<revision>.+), (?P<workspaces>\d+) workspaces(?: and (?P<archived>\d+) archived)?, "
+    r"^Muxgate serving (?P<dir>.+) \(revision (?P<revision>.+), "
+    r"(?P<workspaces>\d+) workspaces(?: and (?P<archived>\d+) archived)?, "
     r"(?P<providers>\d+) providers\) on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$"
 )
 CONFIG = {
