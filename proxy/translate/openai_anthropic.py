@@ -311,16 +311,7 @@ def _openai_assistant(blocks: list[Any], index: int) -> JsonDict:
         if kind == "text":
             texts.append(block["text"])
         elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id", ""),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name", ""),
-                        "arguments": arguments_string(block.get("input")),
-                    },
-                }
-            )
+            calls.append(_openai_call(block))
         elif kind not in ("thinking", "redacted_thinking"):
             raise unsupported(
                 f"messages[{index}].content[{position}]",
@@ -332,6 +323,15 @@ def _openai_assistant(blocks: list[Any], index: int) -> JsonDict:
     if calls:
         message["tool_calls"] = calls
     return message
+
+
+def _openai_call(block: JsonDict) -> JsonDict:
+    """An Anthropic `tool_use` block as an OpenAI tool call."""
+    return {
+        "id": block.get("id", ""),
+        "type": "function",
+        "function": {"name": block.get("name", ""), "arguments": arguments_string(block.get("input"))},
+    }
 
 
 def _openai_tool(tool: Any, position: int) -> JsonDict:
@@ -361,16 +361,7 @@ def openai_response_from_anthropic(body: JsonDict, model: str, created: int) -> 
         if kind == "text":
             texts.append(block["text"])
         elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id", ""),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name", ""),
-                        "arguments": arguments_string(block.get("input")),
-                    },
-                }
-            )
+            calls.append(_openai_call(block))
     message: JsonDict = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
