@@ -19,6 +19,7 @@ from typing import Any
 from .alerts import MASK, SecretAlert, masked_context, now
 from .placeholders import FORMS, Issuer, placeholder
 from .scanner import PLACEHOLDER, Finding, Scanner
+from .tree import rewrite_strings
 
 
 @dataclass
@@ -105,33 +106,14 @@ def _binary(node: dict[str, Any], key: str) -> bool:
 
 
 def _walk(node: Any, visit: Callable[[str], str]) -> Any:
-    """`node` with `visit` applied to every string in it (dict keys excepted); a container is copied only when
-    something in it changed."""
-    if isinstance(node, str):
-        if node.startswith("data:") and ";base64," in node[:100]:
-            return node
-        return visit(node)
-    if isinstance(node, dict):
-        changed: dict[str, Any] | None = None
-        for key, value in node.items():
-            if isinstance(value, str | dict | list) and not _binary(node, key):
-                new = _walk(value, visit)
-                if new is not value:
-                    if changed is None:
-                        changed = dict(node)
-                    changed[key] = new
-        return node if changed is None else changed
-    if isinstance(node, list):
-        items: list[Any] | None = None
-        for i, value in enumerate(node):
-            if isinstance(value, str | dict | list):
-                new = _walk(value, visit)
-                if new is not value:
-                    if items is None:
-                        items = list(node)
-                    items[i] = new
-        return node if items is None else items
-    return node
+    """`node` with `visit` applied to every string in it, except data URLs and encoded files."""
+
+    def text(value: str, key: str | None) -> str:
+        if value.startswith("data:") and ";base64," in value[:100]:
+            return value
+        return visit(value)
+
+    return rewrite_strings(node, text, _binary)
 
 
 def conceal(text: str, values: Mapping[str, str]) -> str:

@@ -23,6 +23,7 @@ from proxy.translate.codec import dumps_str
 from proxy.translate.events import Encoder
 
 from .placeholders import FORMS, MAX_FORM_LENGTH, could_become_placeholder
+from .tree import rewrite_strings
 
 
 def restore_text(text: str, values: Mapping[str, str], *, json_text: bool = False) -> str:
@@ -74,32 +75,12 @@ def _hold_from(buffer: str) -> int:
 
 def restore_body(node: Any, values: Mapping[str, str]) -> Any:
     """A translated JSON answer with its placeholders restored (containers copied only where something changed)."""
-    return _restore(node, values, json_text=False)
 
+    def text(value: str, key: str | None) -> str:
+        # OpenAI's tool-call arguments are a JSON document in a string.
+        return restore_text(value, values, json_text=key == "arguments")
 
-def _restore(node: Any, values: Mapping[str, str], *, json_text: bool) -> Any:
-    if isinstance(node, str):
-        return restore_text(node, values, json_text=json_text)
-    if isinstance(node, dict):
-        changed: dict[str, Any] | None = None
-        for key, value in node.items():
-            # OpenAI's tool-call arguments are a JSON document in a string.
-            new = _restore(value, values, json_text=key == "arguments" and isinstance(value, str))
-            if new is not value:
-                if changed is None:
-                    changed = dict(node)
-                changed[key] = new
-        return node if changed is None else changed
-    if isinstance(node, list):
-        items: list[Any] | None = None
-        for i, value in enumerate(node):
-            new = _restore(value, values, json_text=False)
-            if new is not value:
-                if items is None:
-                    items = list(node)
-                items[i] = new
-        return node if items is None else items
-    return node
+    return rewrite_strings(node, text)
 
 
 class RestoringEncoder(Encoder):
