@@ -1,7 +1,8 @@
 """What the gateway adds: direct to the fake provider vs a bare passthrough vs Muxgate, side by side in one run.
 
 Starts, as separate processes on loopback: the fake provider; a bare passthrough on the same stack
-(benchmarks/bare_passthrough.py) for each upstream transport; `muxgate serve` for each transport, on a config
+(benchmarks/bare_passthrough.py) for each upstream client, and one on the httpx API over aiohttp (httpx-aiohttp)
+for comparison; `muxgate serve` for each upstream client, on a config
 with one catch-all rule to the fake provider. Then, one target at a time, sends OpenAI chat requests (JSON and
 streaming) at 1 and 16 concurrent connections and reports RPS and latency, median (min–max) over --rounds rounds.
 
@@ -50,6 +51,9 @@ spec:
       provider: fake
       model: fake-model
 """
+
+# The yardstick: a passthrough on the client the gateway uses by default.
+BARE = "bare passthrough (aiohttp)"
 
 BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to the benchmark, please."}]}
 
@@ -111,12 +115,12 @@ def main() -> None:
                 [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "aiohttp"], "http://"
             ) as bare_aiohttp,
             process(
+                [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "httpx-aiohttp"],
+                "http://",
+            ) as bare_httpx_aiohttp,
+            process(
                 [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "httpx"], "http://"
             ) as bare_httpx,
-            process(
-                [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "aiohttp-direct"],
-                "http://",
-            ) as bare_direct,
             process(
                 [
                     str(BIN / "muxgate"),
@@ -151,11 +155,11 @@ def main() -> None:
             ) as mux_httpx,
         ):
             targets |= {
-                "bare passthrough (aiohttp transport)": bare_aiohttp,
-                "bare passthrough (httpx transport)": bare_httpx,
-                "bare passthrough (aiohttp ClientSession, no httpx)": bare_direct,
-                "muxgate (aiohttp transport)": mux_aiohttp,
-                "muxgate (httpx transport)": mux_httpx,
+                BARE: bare_aiohttp,
+                "bare passthrough (httpx API over aiohttp)": bare_httpx_aiohttp,
+                "bare passthrough (httpx)": bare_httpx,
+                "muxgate (aiohttp)": mux_aiohttp,
+                "muxgate (httpx)": mux_httpx,
             }
             runs: list[dict[str, Any]] = []
             for stream in (False, True):
@@ -169,7 +173,7 @@ def main() -> None:
                             f"p99={result['p99_ms']['median']:6.2f} ms errors={result['errors']}",
                             flush=True,
                         )
-    report = {"machine": machine(), "rounds": args.rounds, "requests": args.requests, "runs": runs}
+    report = {"machine": machine(), "rounds": args.rounds, "requests": args.requests, "yardstick": BARE, "runs": runs}
     print_table(runs)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -177,7 +181,7 @@ def main() -> None:
 
 def print_table(runs: list[dict[str, Any]]) -> None:
     direct = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "direct"}
-    bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "bare passthrough (aiohttp transport)"}
+    bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == BARE}
     print("\n| target | stream | c | RPS median (min–max) | p50 ms | added p50 vs direct | RPS vs bare (aiohttp) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for r in runs:

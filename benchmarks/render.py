@@ -47,13 +47,15 @@ def machine_section(suite: Data) -> list[str]:
 def overhead_section(data: Data) -> list[str]:
     runs = data["runs"]
     direct = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "direct"}
-    bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "bare passthrough (aiohttp transport)"}
+    bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == data["yardstick"]}
     lines = [
         "## What the gateway adds",
         "",
         "OpenAI chat requests to the fake provider directly, through a bare passthrough on Muxgate's stack "
         "(Litestar, uvicorn, the same upstream client; no routing, rewriting, translation or recording) and through "
-        f"`muxgate serve`, with either upstream transport. {data['requests']:,} requests per round, "
+        f"`muxgate serve`, with either upstream client (aiohttp's ClientSession, the default, or httpx); and through a "
+        "bare passthrough on the httpx API over aiohttp (httpx-aiohttp), the client the gateway would use to keep "
+        f"the httpx API. {data['requests']:,} requests per round, "
         f"{data['rounds']} rounds; figures are the median (min–max) over the rounds.",
         "",
         "| target | body | connections | RPS | p50 ms | p99 ms | p50 added vs direct | RPS vs bare (aiohttp) |",

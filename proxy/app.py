@@ -29,7 +29,7 @@ from proxy.security import cors_config, protect
 from proxy.session import SessionStore
 from proxy.settings import Settings
 from proxy.translate import error_body
-from proxy.upstream import make_client
+from proxy.upstream import make_upstream
 from reconciler.models import ApiFormat
 
 log = logging.getLogger("muxgate")
@@ -190,7 +190,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        client = make_client(settings.transport)
+        client = make_upstream(settings.transport)
         gateway.client = client
         try:
             yield

@@ -1,7 +1,7 @@
 """The request path: pick the workspace, route by its mux rules, rewrite, translate, call the provider, stream back.
 
     client ─▶ workspace (header, /w/NAME/ prefix, or the active one) ─▶ first matching rule
-           ─▶ instructions (chat only) ─▶ translate to the provider's API ─▶ upstream (httpx)
+           ─▶ instructions (chat only) ─▶ translate to the provider's API ─▶ upstream (aiohttp or httpx)
            ◀─ translate the answer (JSON, SSE or NDJSON) back to the client's API, chunk by chunk
 
 Every failure reaches the client in the format of the API it called. The registry is read once per request, so a
@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from litestar.types import Receive, Scope, Send
 
 from proxy.analytics import Analytics, RequestRecord, begin_request
@@ -47,7 +46,7 @@ from proxy.translate import (
     upstream_path,
 )
 from proxy.translate.codec import DecodeError, dumps, loads
-from proxy.upstream import UPSTREAM_ERRORS, UpstreamError, map_error, timeout_for
+from proxy.upstream import UPSTREAM_ERRORS, Upstream, UpstreamError, UpstreamResponse, map_error
 from reconciler.models import ApiFormat
 
 log = logging.getLogger("muxgate.gateway")
@@ -94,7 +93,7 @@ class Gateway:
     """What the request path reads: the swappable registry, the upstream client and the settings."""
 
     registry: Registry
-    client: httpx.AsyncClient | None
+    client: Upstream | None
     settings: Settings
     active_workspace: str = "default"
     analytics: Analytics | None = None
@@ -257,21 +256,20 @@ class _Call:
         client = self.gateway.client
         assert client is not None, "the gateway's lifespan opens the upstream client"
         provider = self.rule.provider
-        request = client.build_request(
-            "POST",
-            self.url,
-            content=dumps(self.upstream_body),
-            headers=upstream_headers(provider, self.scope),
-            timeout=timeout_for(provider.connect_timeout, provider.read_timeout),
-        )
         try:
-            response = await client.send(request, stream=True)
+            response = await client.post(
+                self.url,
+                dumps(self.upstream_body),
+                upstream_headers(provider, self.scope),
+                provider.connect_timeout,
+                provider.read_timeout,
+            )
         except UPSTREAM_ERRORS as exc:
             error = map_error(exc, provider.name, provider.base_url)
             await self.fail(error.status, error.message, "api_error")
             return
         try:
-            if response.status_code >= 400:
+            if response.status >= 400:
                 await self.relay_error(response)
             elif is_streaming(self.body, self.fmt):
                 await self.relay_stream(response)
@@ -285,11 +283,11 @@ class _Call:
         finally:
             # Closing an answer that broke can fail the same way; the client has been told already.
             with contextlib.suppress(*UPSTREAM_ERRORS):
-                await response.aclose()
+                await response.close()
 
-    async def relay_error(self, response: httpx.Response) -> None:
+    async def relay_error(self, response: UpstreamResponse) -> None:
         raw = b""
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.chunks():
             raw += chunk
             if len(raw) > _MAX_ERROR_BODY:
                 break
@@ -297,16 +295,16 @@ class _Call:
             parsed: Any = loads(raw)
         except (DecodeError, UnicodeDecodeError):
             parsed = None
-        status = response.status_code
+        status = response.status
         body = translate_error(parsed, self.rule.provider.api_format, self.fmt, status)
         headers = self.route_headers
-        retry_after = response.headers.get("retry-after")
+        retry_after = response.header("retry-after")
         if retry_after is not None:  # a rate-limited client needs to know when to come back
             headers = [*headers, (b"retry-after", retry_after.encode("latin-1", "replace"))]
         await send_json(self.send, status, body, headers)
 
-    async def relay_json(self, response: httpx.Response) -> None:
-        raw = await response.aread()
+    async def relay_json(self, response: UpstreamResponse) -> None:
+        raw = await response.read()
         provider = self.rule.provider
         try:
             parsed = loads(raw)
@@ -320,7 +318,7 @@ class _Call:
             body = restore_body(body, self.restore)
         await send_json(self.send, 200, body, self.route_headers)
 
-    async def relay_stream(self, response: httpx.Response) -> None:
+    async def relay_stream(self, response: UpstreamResponse) -> None:
         provider = self.rule.provider
         translator = StreamTranslator(
             provider.api_format,
@@ -334,7 +332,7 @@ class _Call:
         send = self.send
         await start_stream(send, 200, _STREAM_TYPE[self.fmt], self.route_headers)
         self.started = True
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.chunks():
             out = translator.feed(chunk)
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})

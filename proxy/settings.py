@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     )
     transport: Literal["aiohttp", "httpx"] = Field(
         default="aiohttp",
-        description="HTTP transport under the httpx client used for upstream calls (see docs/benchmarks.md).",
+        description="HTTP client for upstream calls: aiohttp's ClientSession or httpx (see docs/benchmarks.md).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
     default_workspace: str = Field(
