@@ -91,7 +91,7 @@ def main() -> None:
     print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     upstream = args.upstream.rstrip("/")
     app = create_passthrough(upstream, args.transport)
-    uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False)).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, http="httptools", log_config=None, access_log=False)).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ py-spy: once as a flame graph (SVG) and once as raw collapsed stacks, which are 
 by self time, each marked as Muxgate's own code or a library's. py-spy comes from --py-spy (pip install py-spy).
 
     python benchmarks/profile_request_path.py [--seconds 15] [--svg docs/profile-request-path.svg] [--json out.json]
+                                              [--raw stacks.txt]
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def summarise(raw: str) -> dict[str, Any]:
         "by_component": [{**row, "functions": share(within[row["name"]])[:3]} for row in share(by_component)],
         "by_function": share(by_function),
         "own_code_self_percent": 100 * sum(by_component[own] for own in OWN_PACKAGES) / total if total else 0.0,
+        "own_functions": [
+            {"name": name, "percent": 100 * n / total}
+            for name, n in by_function.most_common()
+            if _own(name) and 100 * n / total >= 0.2
+        ],
     }
 
 
@@ -103,6 +109,7 @@ def main() -> None:
     parser.add_argument("--svg", type=Path, default=ROOT / "docs" / "profile-request-path.svg")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or str(BIN / "py-spy"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's collapsed stacks here")
     args = parser.parse_args()
     report: dict[str, Any] = {"seconds": args.seconds, "rate": args.rate, "tool": "py-spy"}
     with tempfile.TemporaryDirectory() as name:
@@ -137,6 +144,8 @@ def main() -> None:
             stop.set()
             loader.join(timeout=150)
             report |= summarise(raw.read_text())
+            if args.raw:
+                args.raw.write_text(raw.read_text())
             report["requests"] = sent[0] if sent else None
             report["svg"] = str(args.svg.relative_to(ROOT)) if args.svg.is_relative_to(ROOT) else str(args.svg)
         except RuntimeError as exc:
