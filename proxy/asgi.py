@@ -7,7 +7,6 @@ come from the provider, without building framework request and response objects 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
@@ -81,20 +80,30 @@ async def until_disconnect(receive: Receive) -> None:
 
 
 async def cancel_on_disconnect(work: Awaitable[None], receive: Receive) -> bool:
-    """Run `work`; cancel it if the client disconnects first. True when the client went away."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(until_disconnect(receive))
-    try:
-        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
+    """Run `work` in the calling task; cancel it if the client disconnects first. True when the client went away.
+
+    One watcher task waits for the disconnect and cancels the caller: a request costs one task, not two tasks
+    and an `asyncio.wait`. A cancellation that came from elsewhere (server shutdown) is passed on.
+    """
+    task = asyncio.current_task()
+    assert task is not None, "called from a task"
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await until_disconnect(receive)
+        gone = True
         task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not gone or task.cancelling() > 1:
+            raise
+    finally:
         watcher.cancel()
-        raise
-    if task in done:
-        watcher.cancel()
-        task.result()  # re-raise what the work raised
-        return False
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return True
+    if gone:
+        # The cancellation was the watcher's and is handled here; the task goes on as if it had none.
+        task.uncancel()
+    return gone

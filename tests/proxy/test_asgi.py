@@ -1,0 +1,107 @@
+"""cancel_on_disconnect: the work runs in the caller's task, a disconnect cancels it, and only that cancellation is
+absorbed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from proxy.asgi import cancel_on_disconnect
+
+
+class Client:
+    """An ASGI receive whose disconnect message arrives when `leave()` is called."""
+
+    def __init__(self) -> None:
+        self._gone = asyncio.Event()
+
+    def leave(self) -> None:
+        self._gone.set()
+
+    async def receive(self) -> dict[str, Any]:
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+
+@pytest.mark.anyio
+async def test_work_that_finishes_first_is_not_cancelled() -> None:
+    client = Client()
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def work() -> None:
+        ran_in.append(asyncio.current_task())
+        await asyncio.sleep(0)
+
+    assert await cancel_on_disconnect(work(), client.receive) is False
+    assert ran_in == [asyncio.current_task()]
+    # The watcher is gone: a disconnect now cancels nothing.
+    client.leave()
+    await asyncio.sleep(0.01)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_a_disconnect_cancels_the_work_and_leaves_the_task_usable() -> None:
+    client = Client()
+    reached: list[str] = []
+
+    async def work() -> None:
+        reached.append("started")
+        client.leave()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            reached.append("cancelled")
+            raise
+
+    assert await asyncio.wait_for(cancel_on_disconnect(work(), client.receive), 5) is True
+    assert reached == ["started", "cancelled"]
+    # The cancellation was absorbed: this task awaits as usual afterwards.
+    await asyncio.sleep(0)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_work_that_swallows_the_cancellation_still_reports_the_disconnect() -> None:
+    client = Client()
+
+    async def work() -> None:
+        client.leave()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return
+
+    assert await asyncio.wait_for(cancel_on_disconnect(work(), client.receive), 5) is True
+    await asyncio.sleep(0)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_a_cancellation_from_outside_is_passed_on() -> None:
+    client = Client()
+    started = asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    task = asyncio.create_task(cancel_on_disconnect(work(), client.receive))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.anyio
+async def test_errors_of_the_work_reach_the_caller() -> None:
+    client = Client()
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("broken")
+
+    with pytest.raises(ValueError, match="broken"):
+        await cancel_on_disconnect(work(), client.receive)
