@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from litestar.types import HTTPDisconnectEvent
 
 from proxy.asgi import cancel_on_disconnect
 
@@ -20,7 +21,7 @@ class Client:
     def leave(self) -> None:
         self._gone.set()
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> HTTPDisconnectEvent:
         await self._gone.wait()
         return {"type": "http.disconnect"}
 
