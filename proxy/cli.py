@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import socket
 import sys
@@ -139,6 +140,11 @@ def serve(args: argparse.Namespace) -> int:
     log.info("state %s loaded from %s", state.short_hash, Path(settings.config_dir).resolve())
     if (warning := exposure_warning(settings.host)) is not None:
         log.warning(warning)
+    # What exists now (modules, the app, the registry) lives as long as the process: moved out of the cyclic
+    # collector's sight, a full collection no longer walks some 100,000 objects (about 50 ms, every few thousand
+    # requests under load) to find nothing.
+    gc.collect()
+    gc.freeze()
     config = uvicorn.Config(
         app,
         # httptools parses HTTP/1.1 in C; uvicorn's pure-Python h11 took a sixth of the gateway's CPU under load

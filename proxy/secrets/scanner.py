@@ -23,6 +23,10 @@ from .rules import VENDOR_RULES, Rule
 
 BUILTIN_RULES: Final[tuple[Rule, ...]] = (*VENDOR_RULES, *CONTEXT_RULES)
 PLACEHOLDER: Final = PLACEHOLDER_RULE.id
+# No built-in rule finds a secret of fewer characters (the shortest, a URL's password, must have 8), and declared
+# values that short are ignored (policy.MIN_VALUE_LENGTH): a shorter text ("user", a model name) is not scanned
+# unless the scanner has declared patterns, which may match anything.
+SHORTEST_SECRET: Final = 8
 
 
 class Finding(NamedTuple):
@@ -83,10 +87,13 @@ class Scanner:
         ordered = sorted(self.values, key=lambda v: -len(v.value))
         self._value_of = {v.value: (f"value:{i}", f"declared secret ({v.source})") for i, v in enumerate(ordered)}
         self._values = re.compile("|".join(re.escape(v.value) for v in ordered)) if ordered else None
+        self._shortest = 1 if self.patterns else SHORTEST_SECRET
 
     def scan(self, text: str) -> list[Finding]:
         """Every secret in `text`, in order, merged where they overlap; placeholders the text already holds
         (`REDACTED<…>` in any of the forms the restorer reads) come as findings of rule "placeholder"."""
+        if len(text) < self._shortest:
+            return []
         found: list[Finding] = []
         candidates = self._candidates
         for anchor, prefilter in self._prefilters:

@@ -9,6 +9,7 @@ import pytest
 
 from proxy.secrets import BUILTIN_RULES, Scanner, builtin_scanner
 from proxy.secrets.checks import base62_checksum, entropy, jwt_header
+from proxy.secrets.scanner import SHORTEST_SECRET
 
 from .corpus import real_code
 from .samples import Sample, more_assignments, samples
@@ -79,6 +80,22 @@ def test_checks() -> None:
     assert entropy("aaaa") == 0
     assert entropy("abcd") == 2
     assert not jwt_header("eyJub3QganNvbg.x.y")
+
+
+def test_no_rule_finds_fewer_characters_than_the_scanner_skips() -> None:
+    # Texts shorter than SHORTEST_SECRET are not scanned by the built-in rules: every finding is at least that long.
+    shortest = min(f.end - f.start for s in SAMPLES + more_assignments() for f in builtin_scanner().scan(s.text))
+    assert shortest >= SHORTEST_SECRET
+    assert builtin_scanner().scan("//:k9Q@h") == []
+
+
+def test_a_declared_pattern_finds_short_texts_too() -> None:
+    import re
+
+    from proxy.secrets import DeclaredPattern
+
+    scanner = Scanner(patterns=[DeclaredPattern("pin", re.compile("[0-9]{4}"))])
+    assert [(f.rule, f.start, f.end) for f in scanner.scan("4711")] == [("pattern:pin", 0, 4)]
 
 
 def test_declared_patterns_and_values_are_found() -> None:
