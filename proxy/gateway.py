@@ -327,6 +327,7 @@ class _Call:
             legacy=self.api in _LEGACY,
             include_usage=stream_usage_requested(self.body, self.fmt),
             wrap=restoring(self.restore),
+            keep_text=self.record.keeps_text,
         )
         self.record.streamed(translator)
         send = self.send

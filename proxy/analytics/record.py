@@ -51,8 +51,11 @@ _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientAp
 
 # What the writer thread completes: (requests row, messages row or None, client format, answer bytes,
 # streamed, estimate the output from the answer, put the answer's text in the messages row, output price,
-# (placeholder id, secret) pairs to redact again in that text).
-RequestItem = tuple[Row, Row | None, str, bytes, bool, bool, bool, float | None, tuple[tuple[str, str], ...]]
+# (placeholder id, secret) pairs to redact again in that text, the answer's text when the stream translator
+# kept it — then the answer bytes are not needed).
+RequestItem = tuple[
+    Row, Row | None, str, bytes, bool, bool, bool, float | None, tuple[tuple[str, str], ...], str | None
+]
 
 
 class RequestRecord:
@@ -163,6 +166,11 @@ class RequestRecord:
     def streamed(self, translator: StreamTranslator) -> None:
         self.translator = translator
 
+    @property
+    def keeps_text(self) -> bool:
+        """Whether a stream's translator should keep the answer's text for this record (analytics are on)."""
+        return self.writer is not None
+
     def finish(self, failure: BaseException | None = None) -> None:
         """The request is over, whichever way: queue its facts."""
         if self.latency is None:
@@ -245,9 +253,11 @@ class RequestRecord:
             error,
         )
         message, want_answer = self._message_row(body, answered)
-        keep = data if estimate_output or want_answer else b""
-        secrets = tuple(self.redacted.items()) if want_answer else ()
-        return (row, message, fmt.value, keep, streamed, estimate_output, want_answer, price_out, secrets)
+        # A translator's text was read before the answer's secrets were restored: it has their placeholders.
+        text = translator.text if translator is not None else None
+        keep = data if (estimate_output or want_answer) and text is None else b""
+        secrets = tuple(self.redacted.items()) if want_answer and text is None else ()
+        return (row, message, fmt.value, keep, streamed, estimate_output, want_answer, price_out, secrets, text)
 
     def _message_row(self, body: dict[str, Any] | None, answered: bool) -> tuple[Row | None, bool]:
         rule, workspace = self.rule, self.workspace
@@ -311,10 +321,13 @@ _OUTPUT_COST = REQUEST_COLUMN["output_cost"]
 
 def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
     """The writer thread's part: the answer's text for history and for estimating output tokens."""
-    row, message, fmt_value, data, streamed, estimate_output, want_answer, price_out, secrets = item
+    row, message, fmt_value, data, streamed, estimate_output, want_answer, price_out, secrets, kept = item
     if estimate_output or want_answer:
-        fmt = ApiFormat(fmt_value)
-        text = texts.stream_text(fmt, data)[0] if streamed else texts.json_text(fmt, data)
+        if kept is not None:
+            text = kept
+        else:
+            fmt = ApiFormat(fmt_value)
+            text = texts.stream_text(fmt, data)[0] if streamed else texts.json_text(fmt, data)
         if estimate_output:
             guess = texts.estimate_tokens(len(text))
             if row[_OUTPUT] is None or guess > row[_OUTPUT]:

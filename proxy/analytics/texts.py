@@ -17,7 +17,7 @@ import msgspec
 
 from proxy.translate.anthropic_stream import AnthropicDecoder
 from proxy.translate.codec import DecodeError, dumps, loads
-from proxy.translate.events import Encoder, StreamState
+from proxy.translate.events import StreamState, TextRecorder
 from proxy.translate.ndjson import NdjsonParser
 from proxy.translate.ollama_stream import OllamaDecoder
 from proxy.translate.openai_stream import OpenAIDecoder
@@ -86,23 +86,6 @@ def last_user_text(messages: list[Any]) -> str | None:
 
 def to_json(value: Any) -> str:
     return dumps(value).decode()
-
-
-class _TextSink(Encoder):
-    """An encoder that writes nothing and keeps the answer's text and tool calls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def text(self, text: str) -> None:
-        self.parts.append(text)
-
-    def tool_start(self, index: int, call_id: str, name: str) -> None:
-        self.parts.append(f"\n[tool call {name}] ")
-
-    def tool_args(self, index: int, fragment: str) -> None:
-        self.parts.append(fragment)
 
 
 # Typed decoding of the few fields an answer's text is in: msgspec skips the rest in C, several times faster
@@ -221,7 +204,7 @@ def stream_text(fmt: ApiFormat, data: bytes) -> tuple[str, str | None]:
     fast = _fast_stream_text(fmt, data)
     if fast is not None:
         return fast, None
-    sink, state = _TextSink(), StreamState()
+    sink, state = TextRecorder(), StreamState()
     if fmt is ApiFormat.OLLAMA:
         ndjson = NdjsonParser()
         lines = OllamaDecoder(sink, state)
@@ -236,7 +219,7 @@ def stream_text(fmt: ApiFormat, data: bytes) -> tuple[str, str | None]:
             events.event(event)
             if state.error is not None:
                 break
-    return "".join(sink.parts).strip("\n"), state.error
+    return sink.recorded, state.error
 
 
 def json_text(fmt: ApiFormat, data: bytes) -> str:

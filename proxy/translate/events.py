@@ -59,3 +59,44 @@ class Encoder:
 
     def error(self, message: str) -> None:
         """The provider reported an error, or its stream broke; nothing follows."""
+
+
+class TextRecorder(Encoder):
+    """Keeps the answer's text and tool calls as they pass on to `inner` (nothing is written when there is none):
+    "text", then "\n[tool call NAME] ARGUMENTS" for each tool call, the form the conversation history keeps."""
+
+    def __init__(self, inner: Encoder | None = None) -> None:
+        super().__init__()
+        self._inner = inner if inner is not None else Encoder()
+        self.parts: list[str] = []
+
+    @property
+    def recorded(self) -> str:
+        return "".join(self.parts).strip("\n")
+
+    def take(self) -> bytes:
+        return self._inner.take()
+
+    def start(self) -> None:
+        self._inner.start()
+
+    def text(self, text: str) -> None:
+        self.parts.append(text)
+        self._inner.text(text)
+
+    def tool_start(self, index: int, call_id: str, name: str) -> None:
+        self.parts.append(f"\n[tool call {name}] ")
+        self._inner.tool_start(index, call_id, name)
+
+    def tool_args(self, index: int, fragment: str) -> None:
+        self.parts.append(fragment)
+        self._inner.tool_args(index, fragment)
+
+    def finish(self) -> None:
+        self._inner.finish()
+
+    def end(self) -> None:
+        self._inner.end()
+
+    def error(self, message: str) -> None:
+        self._inner.error(message)

@@ -22,7 +22,7 @@ from . import stamps
 from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
 from .codec import DecodeError, loads
 from .errors import error_event
-from .events import Encoder, StreamState
+from .events import Encoder, StreamState, TextRecorder
 from .ndjson import NdjsonParser
 from .ollama_stream import OllamaDecoder, OllamaEncoder
 from .openai_stream import OpenAIDecoder, OpenAIEncoder
@@ -40,7 +40,9 @@ class StreamTranslator:
     route (legacy completions, Ollama generate); `include_usage` means an OpenAI client asked for a usage
     chunk (`stream_options.include_usage`); `created` fixes the Unix time stamped on events (now by default);
     `wrap` puts an encoder of the caller's between the decoder and the client's encoder (even for a same-format
-    stream, which is then decoded and encoded again).
+    stream, which is then decoded and encoded again). With `keep_text`, the answer's text and tool calls as the
+    decoder read them (before `wrap`) are kept for `text`: the decoder parses every event anyway, so the text
+    costs a list append per event instead of a second parse of the stream.
     Call `feed` with each chunk of the provider's body and send what it returns; call `close` once when the
     body ends and send that too.
     """
@@ -55,6 +57,7 @@ class StreamTranslator:
         include_usage: bool = False,
         created: int | None = None,
         wrap: Callable[[Encoder], Encoder] | None = None,
+        keep_text: bool = False,
     ) -> None:
         self.source = source
         self.target = target
@@ -74,6 +77,9 @@ class StreamTranslator:
             encoder = OllamaEncoder(state, model=model, created=when, legacy=legacy)
         if wrap is not None:
             encoder = wrap(encoder)
+        self._recorder: TextRecorder | None = None
+        if keep_text:
+            encoder = self._recorder = TextRecorder(encoder)
         self._encoder = encoder
         self._ndjson: NdjsonParser | None = None
         self._lines: OllamaDecoder | None = None
@@ -107,6 +113,11 @@ class StreamTranslator:
         if state.input_tokens is None and state.output_tokens is None:
             return None
         return Usage(state.input_tokens, state.output_tokens)
+
+    @property
+    def text(self) -> str | None:
+        """The answer's text so far, with its tool calls (see `TextRecorder`); None unless `keep_text`."""
+        return self._recorder.recorded if self._recorder is not None else None
 
     @property
     def stop_reason(self) -> str | None:
