@@ -210,6 +210,10 @@ def bench_gateway(
                         load = asyncio.run(
                             run_load(url + "/v1/chat/completions", body, concurrency=16, requests=requests, warmup=0)
                         )
+                        if name == "on":
+                            # The status endpoint writes what is queued first: the round's rows are written,
+                            # and their cost counted, inside the round.
+                            httpx.get(url + "/api/v1/analytics", timeout=30).raise_for_status()
                         cpu[name].append((cpu_seconds(pid) - before) / requests * 1e6)
                         assert load.errors == 0, f"recording {name}: {load.errors} errors"
                         rps[name].append(load.rps)
