@@ -56,7 +56,8 @@ def _headers(content_type: bytes, extra: Iterable[tuple[bytes, bytes]]) -> list[
 
 
 async def send_json(send: Send, status: int, body: Any, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    payload = dumps(body)
+    """Send `body` as JSON; bytes are sent as they are (JSON already)."""
+    payload = body if isinstance(body, bytes) else dumps(body)
     headers = _headers(b"application/json", extra_headers)
     headers.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

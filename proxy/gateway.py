@@ -316,7 +316,8 @@ class _Call:
             raise UpstreamError(502, f"Provider {provider.name} sent an answer that cannot be read: {exc}") from exc
         if self.restore:
             body = restore_body(body, self.restore)
-        await send_json(self.send, 200, body, self.route_headers)
+        # An answer nothing changed (same format, no secret restored) goes out as the provider's bytes.
+        await send_json(self.send, 200, raw if body is parsed else body, self.route_headers)
 
     async def relay_stream(self, response: UpstreamResponse) -> None:
         provider = self.rule.provider

@@ -80,7 +80,14 @@ def is_fim(api: ClientApi, body: dict[str, Any]) -> bool:
     messages = body.get("messages")
     if isinstance(messages, list) and messages and isinstance(messages[0], dict):
         first.append(messages[0].get("content"))
-    return any(all(marker in text for marker in _FIM_MARKERS) for text in map(_content_text, first))
+    for content in first:
+        # Most requests are plain chat: a string without the first marker is settled by one substring search.
+        if isinstance(content, str) and "<COMPLETION>" not in content:
+            continue
+        text = _content_text(content)
+        if all(marker in text for marker in _FIM_MARKERS):
+            return True
+    return False
 
 
 def user_texts(body: dict[str, Any], api: ClientApi) -> Iterator[str]:
