@@ -1,8 +1,9 @@
 """What a request said and what it was answered, as text: for the `messages` history and for token estimates.
 
-Where it sits: in the writer thread, after the request ended, never on the event loop. The answer is read back
-from what the client received (in the client's format), so a translated stream and a same-format stream are read
-the same way, by the stream decoders of `proxy.translate`.
+Where it sits: in the writer thread, after the request ended, never on the event loop. A JSON answer is read back
+from what the client received (in the client's format). A stream's text is kept by its translator while it runs
+(`StreamTranslator(keep_text=True)`, the same `TextRecorder` the fallback below uses), so the writer does not
+parse the stream again; `stream_text` reads one from its bytes when no translator kept it.
 
 Estimates: when a provider reports no usage, tokens are estimated as characters / 4, rounded up. That is the
 usual rule of thumb for English text and code with current tokenizers; rows carrying it say

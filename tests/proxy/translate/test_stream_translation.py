@@ -99,6 +99,32 @@ def test_tool_calls_reach_every_client(source: ApiFormat, target: ApiFormat) -> 
     assert translator.complete
 
 
+def _history_shape(text: str) -> list[Any]:
+    """History text as its lines, with each tool call's arguments parsed."""
+    shape: list[Any] = []
+    for line in text.split("\n"):
+        name, sep, arguments = line.removeprefix("[tool call ").partition("] ")
+        shape.append((name, json.loads(arguments)) if line.startswith("[tool call ") and sep else line)
+    return shape
+
+
+@pytest.mark.parametrize("streams", [TEXT_STREAMS, TOOL_STREAMS], ids=["text", "tools"])
+@pytest.mark.parametrize(("source", "target"), PAIRS)
+def test_kept_text_is_what_the_client_stream_reads_as(
+    source: ApiFormat, target: ApiFormat, streams: dict[ApiFormat, bytes]
+) -> None:
+    # History takes the translator's text instead of parsing the client's stream again: the two must agree (an
+    # Ollama client gets tool arguments as objects, so only their JSON spacing may differ).
+    from proxy.analytics.texts import stream_text
+
+    data = streams[source]
+    out, translator = translate(source, target, [data[:7], data[7:]], keep_text=True)
+    assert translator.text
+    assert _history_shape(translator.text) == _history_shape(stream_text(target, out)[0])
+    _, without = translate(source, target, [data])
+    assert without.text is None
+
+
 @pytest.mark.parametrize(("source", "target"), [(s, t) for s, t in PAIRS if OLLAMA not in (s, t)])
 def test_tool_call_ids_survive_between_openai_and_anthropic(source: ApiFormat, target: ApiFormat) -> None:
     answer = READERS[target](translate(source, target, [TOOL_STREAMS[source]])[0])
