@@ -1,7 +1,7 @@
 """Muxgate next to the LiteLLM proxy, side by side in one run, against the same fake provider.
 
 Starts, as separate processes on loopback: the fake provider; a bare passthrough on Muxgate's stack
-(benchmarks/bare_passthrough.py, aiohttp transport); `muxgate serve` with one catch-all rule; and the LiteLLM proxy
+(benchmarks/bare_passthrough.py, aiohttp client); `muxgate serve` with one catch-all rule; and the LiteLLM proxy
 (one worker, a config.yaml whose only model is the fake provider's OpenAI API), taken from its own virtualenv,
 which is created with `litellm[proxy]` from PyPI when missing. LiteLLM is never a dependency of Muxgate.
 

@@ -52,7 +52,8 @@ def overhead_section(data: Data) -> list[str]:
         "## What the gateway adds",
         "",
         "OpenAI chat requests to the fake provider directly, through a bare passthrough on Muxgate's stack "
-        "(Litestar, uvicorn, the same upstream client; no routing, rewriting, translation or recording) and through "
+        "(Litestar, uvicorn with httptools and uvloop, the same upstream client; no routing, rewriting, translation, "
+        "secret scanning or recording) and through "
         f"`muxgate serve`, with either upstream client (aiohttp's ClientSession, the default, or httpx); and through a "
         "bare passthrough on the httpx API over aiohttp (httpx-aiohttp), the client the gateway would use to keep "
         f"the httpx API. {data['requests']:,} requests per round, "
@@ -69,6 +70,22 @@ def overhead_section(data: Data) -> list[str]:
             f"| {r['target']} | {kind(r['stream'])} | {r['concurrency']} | {span(r['rps'])} | "
             f"{span(r['p50_ms'], '{:.2f}')} | {span(r['p99_ms'], '{:.2f}')} | {added:+.2f} ms | {ratio:.0%} |"
         )
+    mux = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "muxgate (aiohttp)"}
+    if all((s, c) in mux for s in (False, True) for c in (1, 16)):
+
+        def added_ms(stream: bool) -> float:
+            return float(mux[(stream, 1)]["p50_ms"]["median"] - direct[(stream, 1)]["p50_ms"]["median"])
+
+        def share(stream: bool) -> float:
+            return float(mux[(stream, 16)]["rps"]["median"] / bare[(stream, 16)]["rps"]["median"])
+
+        lines += [
+            "",
+            "| Muxgate (default client), measured in this run | JSON | SSE | target |",
+            "|---|---:|---:|---|",
+            f"| p50 added at 1 connection | {added_ms(False):+.2f} ms | {added_ms(True):+.2f} ms | ≤ 1 ms (JSON) |",
+            f"| RPS at 16 connections ÷ bare passthrough's | {share(False):.0%} | {share(True):.0%} | ≥ 80 % |",
+        ]
     return [*lines, ""]
 
 
@@ -85,7 +102,7 @@ def litellm_section(data: Data) -> list[str]:
             f"LiteLLM {info['version']} (`litellm[proxy]` from PyPI in its own virtualenv under `.bench/`, one "
             "worker, `LITELLM_LOCAL_MODEL_COST_MAP=True`, a master key, one `openai/` model whose base is the fake "
             f"provider's `/v1`; it answered its first request {info.get('start_s', 0):.1f} s after its start) and "
-            "Muxgate (aiohttp transport, one catch-all rule) side by side in one run, against the same fake "
+            "Muxgate (aiohttp upstream client, one catch-all rule) side by side in one run, against the same fake "
             "provider, with the direct figures and a bare passthrough on Muxgate's stack as yardsticks.",
             "",
         ]

@@ -34,9 +34,11 @@ TOOLS_VENV = BENCH / "litellm-venv"
 STACK = (
     "litestar",
     "uvicorn",
+    "httptools",
+    "uvloop",
+    "aiohttp",
     "httpx",
     "httpx-aiohttp",
-    "aiohttp",
     "duckdb",
     "ruamel.yaml",
     "pydantic",
