@@ -19,7 +19,7 @@ from typing import Any
 from .alerts import MASK, SecretAlert, masked_context, now
 from .placeholders import FORMS, Issuer, placeholder
 from .scanner import PLACEHOLDER, Finding, Scanner
-from .tree import rewrite_strings
+from .tree import WALKED, rewrite_strings
 
 
 @dataclass
@@ -41,16 +41,15 @@ def redact(body: dict[str, Any], scanner: Scanner, *, workspace: str, replace: b
     findings: dict[str, list[Finding]] = {}
     taken: set[str] = set()
 
-    def scan(text: str) -> str:
+    texts: list[str] = []
+    _collect(body, texts)
+    for text in texts:
         if text not in findings:
             found = scanner.scan(text)
             findings[text] = [f for f in found if f.rule != PLACEHOLDER]
             for f in found:
                 if f.rule == PLACEHOLDER and (form := FORMS.match(text, f.start)) is not None:
                     taken.add(form.group("id").lower())
-        return text
-
-    _walk(body, scan)
     if not any(findings.values()):
         return Redaction(body)
     issuer = Issuer(taken)
@@ -105,15 +104,33 @@ def _binary(node: dict[str, Any], key: str) -> bool:
     return key == "data" and (node.get("type") == "base64" or "format" in node)
 
 
+def _data_url(text: str) -> bool:
+    return text.startswith("data:") and ";base64," in text[:100]
+
+
 def _walk(node: Any, visit: Callable[[str], str]) -> Any:
     """`node` with `visit` applied to every string in it, except data URLs and encoded files."""
 
     def text(value: str, key: str | None) -> str:
-        if value.startswith("data:") and ";base64," in value[:100]:
-            return value
-        return visit(value)
+        return value if _data_url(value) else visit(value)
 
     return rewrite_strings(node, text, _binary)
+
+
+def _collect(node: Any, out: list[str]) -> None:
+    """The strings `_walk` would visit, in order, without building anything: most bodies hold no secret, and
+    finding that out is all the work they need."""
+    if isinstance(node, str):
+        if not _data_url(node):
+            out.append(node)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, WALKED) and not _binary(node, key):
+                _collect(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, WALKED):
+                _collect(value, out)
 
 
 def conceal(text: str, values: Mapping[str, str]) -> str:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-_WALKED = (str, dict, list)  # a tuple: isinstance() checks it faster than the union `str | dict | list`
+WALKED = (
+    str,
+    dict,
+    list,
+)  # the types walked into; a tuple: isinstance() checks it faster than the union `str | dict | list`
 
 
 def _never(node: dict[str, Any], key: str) -> bool:
@@ -37,7 +41,7 @@ def _rewrite(
     if isinstance(node, dict):
         changed: dict[str, Any] | None = None
         for name, value in node.items():
-            if isinstance(value, _WALKED) and not skip(node, name):
+            if isinstance(value, WALKED) and not skip(node, name):
                 new = _rewrite(value, name, visit, skip)
                 if new is not value:
                     if changed is None:
@@ -47,7 +51,7 @@ def _rewrite(
     if isinstance(node, list):
         items: list[Any] | None = None
         for i, value in enumerate(node):
-            if isinstance(value, _WALKED):
+            if isinstance(value, WALKED):
                 new = _rewrite(value, None, visit, skip)
                 if new is not value:
                     if items is None:

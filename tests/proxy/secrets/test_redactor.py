@@ -8,9 +8,12 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.secrets import builtin_scanner, compile_guard, conceal, redact, restore_text
 from proxy.secrets.placeholders import FORMS
+from proxy.secrets.redactor import _collect, _walk
 from reconciler.models import SecretRef, SecretsMode, SecretsSpec
 
 from .samples import samples
@@ -152,3 +155,29 @@ def test_conceal_puts_placeholders_back_for_what_is_kept() -> None:
     answer = restore_text(result.body["m"], result.values)
     assert answer == f"{GITHUB} {AWS}"
     assert conceal(answer, result.values) == result.body["m"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["plain", "data:image/png;base64,QUJD", "x" * 12]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["data", "images", "type", "format", "text", "content"]), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+@settings(max_examples=300, deadline=None)
+def test_the_scan_reads_the_strings_the_rewrite_would_visit(body: Any) -> None:
+    # Scanning collects strings without the rewrite's machinery; both must skip the same binary payloads.
+    visited: list[str] = []
+
+    def visit(text: str) -> str:
+        visited.append(text)
+        return text
+
+    collected: list[str] = []
+    _walk(body, visit)
+    _collect(body, collected)
+    assert collected == visited
