@@ -253,8 +253,11 @@ class RequestRecord:
             error,
         )
         message, want_answer = self._message_row(body, answered)
-        # A translator's text was read before the answer's secrets were restored: it has their placeholders.
+        # The answer's text from what the request path parsed already (the provider's JSON answer, or what the
+        # stream's translator kept), read before secrets were restored: it has their placeholders.
         text = translator.text if translator is not None else None
+        if text is None and (estimate_output or want_answer) and self.provider_format is not None:
+            text = texts.answer_text(self.provider_format, self.answer)
         keep = data if (estimate_output or want_answer) and text is None else b""
         secrets = tuple(self.redacted.items()) if want_answer and text is None else ()
         return (row, message, fmt.value, keep, streamed, estimate_output, want_answer, price_out, secrets, text)

@@ -1,9 +1,9 @@
 """What a request said and what it was answered, as text: for the `messages` history and for token estimates.
 
-Where it sits: in the writer thread, after the request ended, never on the event loop. A JSON answer is read back
-from what the client received (in the client's format). A stream's text is kept by its translator while it runs
-(`StreamTranslator(keep_text=True)`, the same `TextRecorder` the fallback below uses), so the writer does not
-parse the stream again; `stream_text` reads one from its bytes when no translator kept it.
+Where it sits: mostly in the writer thread, after the request ended. The answer's text comes from what the
+request path parsed already: the provider's JSON answer (`answer_text`, when the request finishes) or the text a
+stream's translator kept while it ran (`StreamTranslator(keep_text=True)`, the same `TextRecorder` the fallback
+below uses). `json_text` and `stream_text` read it back from the bytes the client received when neither is there.
 
 Estimates: when a provider reports no usage, tokens are estimated as characters / 4, rounded up. That is the
 usual rule of thumb for English text and code with current tokenizers; rows carrying it say
@@ -229,6 +229,11 @@ def json_text(fmt: ApiFormat, data: bytes) -> str:
         body = loads(data)
     except (DecodeError, UnicodeDecodeError):
         return ""
+    return answer_text(fmt, body)
+
+
+def answer_text(fmt: ApiFormat, body: Any) -> str:
+    """The text and tool calls of a parsed JSON answer of format `fmt`; empty for anything but an object."""
     if not isinstance(body, dict):
         return ""
     parts: list[str] = []
