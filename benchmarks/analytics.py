@@ -3,7 +3,8 @@ usage views answer over many rows.
 
 1. Writer: events per second into the `requests` table (24 columns) by insert method, on a real file: one
    INSERT per row (`executemany`), `INSERT … VALUES (…), (…)`, `INSERT … SELECT unnest($n)` with one list per
-   column, one JSON text of columns parsed by DuckDB's `from_json` (what the writer uses), and an Arrow table
+   column, one JSON text of columns parsed by DuckDB's `from_json`, the same text in a file read by
+   `read_json` (what the writer uses), and an Arrow table
    (only when pyarrow is installed; Muxgate does not need it). CPU µs per event is the writer's cost to the
    gateway process; the JSON way also holds the GIL least (DuckDB parses with it released).
 2. Gateway: `muxgate serve` with analytics on and off (MUXGATE_ANALYTICS), OpenAI chat JSON and SSE at 16
@@ -41,7 +42,7 @@ from loadgen import run_load
 from reconcile_scale import machine
 
 from proxy.analytics.events import COLUMNS
-from proxy.analytics.store import open_database
+from proxy.analytics.store import open_database, spool_dir
 from proxy.analytics.writer import insert_rows, insert_rows_unnest
 
 BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to the benchmark, please."}]}
@@ -79,32 +80,39 @@ def request_row(n: int) -> tuple[Any, ...]:
     )
 
 
-def _executemany(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+def _executemany(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], spool: Path) -> None:
     marks = ", ".join(["make_timestamp(?)"] + ["?"] * (len(COLUMNS["requests"]) - 1))
     con.executemany(f"INSERT INTO requests VALUES ({marks})", rows)
 
 
-def _values(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+def _values(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], spool: Path) -> None:
     marks = "(" + ", ".join(["make_timestamp(?)"] + ["?"] * (len(COLUMNS["requests"]) - 1)) + ")"
     con.execute("INSERT INTO requests VALUES " + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
 
 
-def _unnest(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+def _unnest(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], spool: Path) -> None:
     insert_rows_unnest(con, "requests", rows)
 
 
-def _json(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+def _json(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], spool: Path) -> None:
     insert_rows(con, "requests", rows)
 
 
-def _arrow() -> Callable[[duckdb.DuckDBPyConnection, list[tuple[Any, ...]]], None] | None:
+def _json_file(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], spool: Path) -> None:
+    insert_rows(con, "requests", rows, spool)
+
+
+Method = Callable[[duckdb.DuckDBPyConnection, list[tuple[Any, ...]], Path], None]
+
+
+def _arrow() -> Method | None:
     try:
         import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     names = [name for name, _ in COLUMNS["requests"]]
 
-    def insert(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    def insert(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], spool: Path) -> None:
         table = pa.table(
             {name: pa.array(list(column)) for name, column in zip(names, zip(*rows, strict=True), strict=True)}
         )
@@ -116,18 +124,19 @@ def _arrow() -> Callable[[duckdb.DuckDBPyConnection, list[tuple[Any, ...]]], Non
 
 
 def bench_writer(tmp: Path) -> list[dict[str, Any]]:
-    methods: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, list[tuple[Any, ...]]], None] | None, int]] = {
+    methods: dict[str, tuple[Method | None, int]] = {
         "executemany (one INSERT per row)": (_executemany, 2_000),
         "INSERT … VALUES (…), (…)": (_values, 20_000),
         "INSERT … SELECT unnest($n), one list per column": (_unnest, 100_000),
-        "one JSON text of columns, from_json (the writer's)": (_json, 100_000),
+        "one JSON text of columns, from_json on a parameter": (_json, 100_000),
+        "the same JSON text in a file, read_json (the writer's)": (_json_file, 100_000),
         "Arrow table (pyarrow)": (_arrow(), 100_000),
     }
     results: list[dict[str, Any]] = []
     for name, (method, total) in methods.items():
         if method is None:
             results.append({"method": name, "skipped": "pyarrow is not installed"})
-            print(f"{name:50} skipped: pyarrow is not installed", flush=True)
+            print(f"{name:56} skipped: pyarrow is not installed", flush=True)
             continue
         for batch in (100, 1_000, 5_000):
             count = total
@@ -137,7 +146,7 @@ def bench_writer(tmp: Path) -> list[dict[str, Any]]:
             wall, cpu = time.perf_counter(), time.process_time()
             for start in range(0, count, batch):
                 con.execute("BEGIN TRANSACTION")
-                method(con, rows[start : start + batch])
+                method(con, rows[start : start + batch], spool_dir(directory))
                 con.execute("COMMIT")
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             con.close()
@@ -149,7 +158,7 @@ def bench_writer(tmp: Path) -> list[dict[str, Any]]:
             }
             results.append(result)
             print(
-                f"{name:50} batch={batch:<6} {result['events_per_s']:>10,.0f} events/s  "
+                f"{name:56} batch={batch:<6} {result['events_per_s']:>10,.0f} events/s  "
                 f"{result['cpu_us_per_event']:6.1f} µs CPU/event",
                 flush=True,
             )

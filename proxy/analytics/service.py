@@ -18,7 +18,7 @@ from proxy.request_info import ClientApi
 from .events import AlertEvent, RevisionEvent
 from .record import RequestRecord, request_rows
 from .sql_safety import check_query
-from .store import open_database
+from .store import open_database, spool_dir
 from .writer import DEFAULT_CAPACITY, DEFAULT_INTERVAL, QueryResult, Writer
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ class Analytics:
     def open(cls, data_dir: Path, *, capacity: int = DEFAULT_CAPACITY, interval: float = DEFAULT_INTERVAL) -> Analytics:
         """Open (create, upgrade) `DATA_DIR/muxgate.duckdb` and start the writer; raises AnalyticsError."""
         con = open_database(data_dir)
-        return cls(Writer(con, expand=request_rows, capacity=capacity, interval=interval), data_dir)
+        writer = Writer(con, expand=request_rows, capacity=capacity, interval=interval, spool=spool_dir(data_dir))
+        return cls(writer, data_dir)
 
     # --- recording ---
 

@@ -5,7 +5,8 @@ reading the file directly. DuckDB's own parser gives each statement's type, so t
 text: INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, COPY, EXPORT, INSTALL/LOAD, SET, PRAGMA, CALL and the rest
 are refused by type. A SELECT can still name a file (`read_csv(…)`, `'data.csv'`, `glob(…)`): the connections
 it runs on have external access disabled and their configuration locked (see `store`), so those fail inside
-DuckDB with a permission error. DESCRIBE, SHOW and SUMMARIZE parse as SELECTs and are allowed.
+DuckDB with a permission error; only the writer's batch directory, which holds rows the database has too, can
+be read. DESCRIBE, SHOW and SUMMARIZE parse as SELECTs and are allowed.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import duckdb
 from .schema import SchemaTooNew, migrate
 
 DATABASE_FILE = "muxgate.duckdb"
+SPOOL_DIR = "analytics-batches"
 
 # Applied after the migrations. Turning external access off cannot be undone and locking the configuration
 # stops any later SET, so a query on a cursor of the writer's connection can read only the database itself.
@@ -51,6 +52,12 @@ class DatabaseBusy(AnalyticsError):  # noqa: N818 - a public name
 
 def database_path(data_dir: Path) -> Path:
     return Path(data_dir) / DATABASE_FILE
+
+
+def spool_dir(data_dir: Path) -> Path:
+    """Where the writer puts each batch for DuckDB to read: the one directory the locked-down connection may
+    read files from. It holds the last batch of each table, which is in the database too."""
+    return Path(data_dir).resolve() / SPOOL_DIR
 
 
 def prepare_data_dir(data_dir: Path) -> Path:
@@ -116,12 +123,20 @@ def open_database(data_dir: Path) -> duckdb.DuckDBPyConnection:
             f"{path} could not be upgraded to this version's schema ({exc}). The file was left as it is; move it "
             f"aside (mv {path} {path}.broken) to start a new one."
         ) from None
-    _lock_down(con)
+    spool = spool_dir(data_dir)
+    try:
+        spool.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        con.close()
+        raise AnalyticsError(f"{spool} cannot be created ({exc.strerror or exc}); check the data directory.") from None
+    _lock_down(con, spool)
     return con
 
 
-def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
+def _lock_down(con: duckdb.DuckDBPyConnection, spool: Path) -> None:
     try:
+        # Before external access is turned off: afterwards only this directory can be read from.
+        con.execute(f"SET allowed_directories = [{_sql_string(str(spool) + '/')}]")
         for statement in _LOCKDOWN:
             con.execute(statement)
     except duckdb.InvalidInputException:
@@ -151,3 +166,7 @@ def check_writable(data_dir: Path) -> None:
     con = open_database(data_dir)
     with contextlib.suppress(duckdb.Error):
         con.close()
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

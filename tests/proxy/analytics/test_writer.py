@@ -15,7 +15,7 @@ import pytest
 
 from proxy.analytics import writer as writer_module
 from proxy.analytics.events import AlertEvent, RevisionEvent
-from proxy.analytics.store import database_path, open_database
+from proxy.analytics.store import database_path, open_database, spool_dir
 from proxy.analytics.writer import Writer, insert_sql
 
 
@@ -35,7 +35,7 @@ def count(tmp_path: Path, table: str = "alerts") -> int:
 @pytest.fixture
 def writer(tmp_path: Path) -> Iterator[Writer]:
     # A long interval: only flush(), a full batch or close() write, so tests decide when.
-    w = Writer(open_database(tmp_path), interval=60, batch=100)
+    w = Writer(open_database(tmp_path), interval=60, batch=100, spool=spool_dir(tmp_path))
     yield w
     w.close()
 
@@ -147,19 +147,50 @@ def test_any_text_is_stored_as_given_and_a_lone_surrogate_costs_nothing_else(wri
     assert writer.dropped == 0
 
 
-def test_both_insert_statements_store_the_same_rows(tmp_path: Path) -> None:
+def test_every_insert_statement_stores_the_same_rows(tmp_path: Path) -> None:
     rows = [
         (1_700_000_000_000_000, "abc", "h" * 64, "apply", 1, 2, 3, 4, 5),
-        (1_700_000_000_000_001, None, "h", "startup", 0, 0, 0, 0, 0),
+        (1_700_000_000_000_001, None, 'it\'s "quoted"\n\\ ünï 😀', "startup", 0, 0, 0, 0, 0),
     ]
     con = open_database(tmp_path)
     try:
         writer_module.insert_rows(con, "config_revisions", rows)
+        writer_module.insert_rows(con, "config_revisions", rows, spool_dir(tmp_path))
         writer_module.insert_rows_unnest(con, "config_revisions", rows)
         stored = con.execute("SELECT epoch_us(ts), * EXCLUDE (ts) FROM config_revisions ORDER BY rowid").fetchall()
     finally:
         con.close()
-    assert stored == rows + rows
+    assert stored == rows * 3
+
+
+def test_the_locked_down_connection_reads_files_only_in_its_batch_directory(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"a": 1}')
+    inside = spool_dir(tmp_path) / "probe.json"
+    con = open_database(tmp_path)
+    inside.write_text('{"a": 2}')
+    try:
+        assert con.execute("SELECT a FROM read_json($1)", [str(inside)]).fetchall() == [(2,)]
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT a FROM read_json($1)", [str(outside)])
+    finally:
+        con.close()
+
+
+def test_a_batch_file_that_cannot_be_written_drops_the_batch_and_the_writer_goes_on(
+    writer: Writer, tmp_path: Path
+) -> None:
+    spool = spool_dir(tmp_path)
+    blocker = spool / "alerts.json"
+    blocker.mkdir()  # writing the batch file fails like a full or read-only disk would
+    writer.put(alert(1))
+    assert writer.flush(5)
+    assert writer.dropped == 1
+    assert "alerts.json" in (writer.last_error or "")
+    blocker.rmdir()
+    writer.put(alert(2))
+    assert writer.flush(5)
+    assert writer.read("SELECT detail FROM alerts") == [("alert 2",)]
 
 
 def test_put_never_waits_for_the_database(writer: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
