@@ -8,7 +8,8 @@ usage views answer over many rows.
    (only when pyarrow is installed; Muxgate does not need it). CPU µs per event is the writer's cost to the
    gateway process; the JSON way also holds the GIL least (DuckDB parses with it released).
 2. Gateway: `muxgate serve` with analytics on and off (MUXGATE_ANALYTICS), OpenAI chat JSON and SSE at 16
-   concurrent connections against the fake provider, rounds alternating on/off; RPS median and the cost in %.
+   concurrent connections against the fake provider, rounds alternating on/off; RPS median and the cost in %,
+   CPU per request of the whole process and of its event loop's thread.
 3. Views: `usage_daily` (and one workspace's last 30 days) over --rows generated request rows.
 
     python benchmarks/analytics.py [--rounds 5] [--requests 3000] [--rows 10000000] [--json out.json]
@@ -189,10 +190,19 @@ def serving(config: Path, data_dir: Path, analytics: bool) -> Iterator[tuple[str
         proc.wait(timeout=30)
 
 
+def _ticks(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _ticks(Path(f"/proc/{pid}/stat"))
+
+
+def loop_cpu_seconds(pid: int) -> float:
+    """The same for the process's main thread alone, which runs the event loop (Linux)."""
+    return _ticks(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
 def bench_gateway(
@@ -213,9 +223,10 @@ def bench_gateway(
                 body = json.dumps({**BODY, "stream": stream}).encode()
                 rps: dict[str, list[float]] = {name: [] for name in targets}
                 cpu: dict[str, list[float]] = {name: [] for name in targets}
+                loop: dict[str, list[float]] = {name: [] for name in targets}
                 for _ in range(rounds):
                     for name, (url, pid) in targets.items():
-                        before = cpu_seconds(pid)
+                        before, loop_before = cpu_seconds(pid), loop_cpu_seconds(pid)
                         load = asyncio.run(
                             run_load(url + "/v1/chat/completions", body, concurrency=16, requests=requests, warmup=0)
                         )
@@ -224,11 +235,13 @@ def bench_gateway(
                             # and their cost counted, inside the round.
                             httpx.get(url + "/api/v1/analytics", timeout=30).raise_for_status()
                         cpu[name].append((cpu_seconds(pid) - before) / requests * 1e6)
+                        loop[name].append((loop_cpu_seconds(pid) - loop_before) / requests * 1e6)
                         assert load.errors == 0, f"recording {name}: {load.errors} errors"
                         rps[name].append(load.rps)
                 status = httpx.get(on[0] + "/api/v1/analytics").json()
                 on_rps, off_rps = statistics.median(rps["on"]), statistics.median(rps["off"])
                 on_cpu, off_cpu = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+                on_loop, off_loop = statistics.median(loop["on"]), statistics.median(loop["off"])
                 result = {
                     "stream": stream,
                     "history": history,
@@ -238,16 +251,20 @@ def bench_gateway(
                     "cpu_us_per_request_on": on_cpu,
                     "cpu_us_per_request_off": off_cpu,
                     "cpu_cost_percent": (on_cpu / off_cpu - 1) * 100,
+                    # The event loop's thread, and every other thread (the writer, DuckDB, uvicorn's helpers).
+                    "loop_cpu_us_per_request_on": on_loop,
+                    "loop_cpu_us_per_request_off": off_loop,
                     "writer_cpu_us_per_request": status["writer_cpu_seconds"] / max(status["written"], 1) * 1e6,
                     "dropped": status["dropped"],
-                    "rounds": {"rps": rps, "cpu_us": cpu},
+                    "rounds": {"rps": rps, "cpu_us": cpu, "loop_cpu_us": loop},
                 }
                 results.append(result)
                 kind = "SSE " if stream else "JSON"
                 print(
                     f"{kind} c=16 history={history:8} RPS on {on_rps:6,.0f} off {off_rps:6,.0f} "
                     f"({result['rps_cost_percent']:+.1f} %)  CPU/request on {on_cpu:5.0f} µs off {off_cpu:5.0f} µs "
-                    f"({result['cpu_cost_percent']:+.1f} %)  writer thread "
+                    f"({result['cpu_cost_percent']:+.1f} %)  loop on {on_loop:4.0f} off {off_loop:4.0f} µs  "
+                    "writer thread "
                     f"{result['writer_cpu_us_per_request']:4.0f} µs/request, {status['dropped']} dropped",
                     flush=True,
                 )

@@ -275,15 +275,21 @@ def analytics_section(data: Data) -> list[str]:
         lines += [
             "Recording on and off, 16 connections, rounds alternating (medians):",
             "",
-            "| body | RPS on | RPS off | cost | CPU µs/request on | off | writer µs/request | dropped |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| body | RPS on | RPS off | cost | CPU µs/request on | off | event loop on | off | writer | dropped |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
             f"| {kind(g['stream'])} | {g['rps_on']:,.0f} | {g['rps_off']:,.0f} | {g['rps_cost_percent']:+.1f} % | "
             f"{g['cpu_us_per_request_on']:,.0f} | {g['cpu_us_per_request_off']:,.0f} | "
+            f"{g.get('loop_cpu_us_per_request_on', float('nan')):,.0f} | "
+            f"{g.get('loop_cpu_us_per_request_off', float('nan')):,.0f} | "
             f"{g['writer_cpu_us_per_request']:,.0f} | {g['dropped']} |"
             for g in data["gateway"]
         ]
+        lines.append(
+            "CPU per request of the whole gateway process, of its event loop's thread, and of the writer thread "
+            "alone (what `GET /api/v1/analytics` reports)."
+        )
         lines.append("")
     if data.get("views"):
         v = data["views"]
