@@ -286,10 +286,11 @@ def analytics_section(data: Data) -> list[str]:
             f"{g['writer_cpu_us_per_request']:,.0f} | {g['dropped']} |"
             for g in data["gateway"]
         ]
-        lines.append(
+        lines += [
+            "",
             "CPU per request of the whole gateway process, of its event loop's thread, and of the writer thread "
-            "alone (what `GET /api/v1/analytics` reports)."
-        )
+            "alone (what `GET /api/v1/analytics` reports).",
+        ]
         lines.append("")
     if data.get("views"):
         v = data["views"]
