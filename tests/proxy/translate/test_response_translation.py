@@ -336,20 +336,12 @@ def test_broken_answers_are_502s(body: dict[str, Any], source: ApiFormat, target
 @pytest.mark.parametrize("source", list(ApiFormat))
 def test_history_text_of_the_providers_answer_is_the_clients(source: ApiFormat, target: ApiFormat) -> None:
     # History reads the answer's text from the provider's parsed answer instead of parsing the client's again.
-    import json
-
     from proxy.analytics.texts import answer_text, json_text
     from proxy.translate.codec import dumps
+
+    from .translate_samples import history_shape
 
     client = translate_response(ANSWERS[source], source, target, model="routed", created=CREATED)
     kept, read_back = answer_text(source, ANSWERS[source]), json_text(target, dumps(client))
     assert kept
-
-    def shape(text: str) -> list[Any]:
-        lines = text.split("\n")
-        return [
-            (line.partition("] ")[0], json.loads(line.partition("] ")[2])) if line.startswith("[tool call ") else line
-            for line in lines
-        ]
-
-    assert shape(kept) == shape(read_back)
+    assert history_shape(kept) == history_shape(read_back)

@@ -27,6 +27,7 @@ from .translate_samples import (
     TEXT,
     TOOL_CALLS,
     Answer,
+    history_shape,
     ndjson,
     read_anthropic,
     read_ollama,
@@ -99,15 +100,6 @@ def test_tool_calls_reach_every_client(source: ApiFormat, target: ApiFormat) -> 
     assert translator.complete
 
 
-def _history_shape(text: str) -> list[Any]:
-    """History text as its lines, with each tool call's arguments parsed."""
-    shape: list[Any] = []
-    for line in text.split("\n"):
-        name, sep, arguments = line.removeprefix("[tool call ").partition("] ")
-        shape.append((name, json.loads(arguments)) if line.startswith("[tool call ") and sep else line)
-    return shape
-
-
 @pytest.mark.parametrize("streams", [TEXT_STREAMS, TOOL_STREAMS], ids=["text", "tools"])
 @pytest.mark.parametrize(("source", "target"), PAIRS)
 def test_kept_text_is_what_the_client_stream_reads_as(
@@ -120,7 +112,7 @@ def test_kept_text_is_what_the_client_stream_reads_as(
     data = streams[source]
     out, translator = translate(source, target, [data[:7], data[7:]], keep_text=True)
     assert translator.text
-    assert _history_shape(translator.text) == _history_shape(stream_text(target, out)[0])
+    assert history_shape(translator.text) == history_shape(stream_text(target, out)[0])
     _, without = translate(source, target, [data])
     assert without.text is None
 

@@ -397,3 +397,13 @@ def read_ollama(data: bytes) -> Answer:
             answer.stop = payload["done_reason"]
             answer.usage = (payload.get("prompt_eval_count"), payload.get("eval_count"))
     return answer
+
+
+def history_shape(text: str) -> list[Any]:
+    """History text (analytics) as its lines, each tool call's arguments parsed: what two texts must share when
+    only the JSON spacing of tool arguments may differ."""
+    shape: list[Any] = []
+    for line in text.split("\n"):
+        name, sep, arguments = line.removeprefix("[tool call ").partition("] ")
+        shape.append((name, json.loads(arguments)) if line.startswith("[tool call ") and sep else line)
+    return shape
