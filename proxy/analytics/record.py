@@ -51,8 +51,8 @@ _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientAp
 
 # What the writer thread completes: (requests row, messages row or None, client format, answer bytes,
 # streamed, estimate the output from the answer, put the answer's text in the messages row, output price,
-# (placeholder id, secret) pairs to redact again in that text, the answer's text when the stream translator
-# kept it — then the answer bytes are not needed).
+# (placeholder id, secret) pairs to redact again in that text, the answer's text when the request path had it
+# parsed already (a JSON answer, or a stream's translator kept it) — then the answer bytes are not needed).
 RequestItem = tuple[
     Row, Row | None, str, bytes, bool, bool, bool, float | None, tuple[tuple[str, str], ...], str | None
 ]
