@@ -47,7 +47,7 @@ from proxy.translate import (
 )
 from proxy.translate.codec import DecodeError, dumps, loads
 from proxy.upstream import UPSTREAM_ERRORS, Upstream, UpstreamError, UpstreamResponse, map_error
-from reconciler.models import ApiFormat
+from reconciler.models import ApiFormat, ProviderType
 
 log = logging.getLogger("muxgate.gateway")
 
@@ -150,7 +150,14 @@ class Gateway:
             record.routed(registry, workspace, rule, body, fim)
             if workspace.instructions and not fim and api in _CHAT:
                 body = add_instructions(body, api, workspace.instructions)
-            upstream_body = translate_request(body, fmt, provider.api_format, model=rule.model, fim=fim)
+            upstream_body = translate_request(
+                body,
+                fmt,
+                provider.api_format,
+                model=rule.model,
+                fim=fim,
+                completion_tokens=provider.type is ProviderType.OPENAI,
+            )
         except ClientGone:
             return
         except BodyTooLarge as exc:

@@ -5,7 +5,8 @@ become `tool_result` blocks in a user turn; consecutive turns of one role merge,
 parts become image blocks; `max_tokens` defaults to 4096 because Anthropic requires it. In the other direction
 `system` becomes the first message, `tool_result` blocks become tool messages placed before the user's text,
 thinking blocks are dropped (no OpenAI equivalent), and the limit is sent as `max_tokens`, which every
-OpenAI-compatible server knows (OpenAI's reasoning models want `max_completion_tokens` instead).
+OpenAI-compatible server knows (`translate_request(completion_tokens=True)` renames it for OpenAI's own API,
+whose reasoning models want `max_completion_tokens`).
 
 Sampling hints the target lacks (penalties, seed, `logit_bias`, `top_k`) are dropped; fields whose absence
 would change what the client reads raise `UnsupportedField`.

@@ -32,12 +32,17 @@ def translate_request(
     model: str,
     fim: bool = False,
     stream_usage: bool = True,
+    completion_tokens: bool = False,
 ) -> JsonDict:
     """`body` as sent by a `source` client, rewritten for a `target` provider serving `model`.
 
     `fim` marks a fill-in-the-middle request: a prompt sent to Anthropic then asks for the missing text only.
     `stream_usage` asks OpenAI providers for a usage chunk at the end of a stream (turn it off for servers
-    that reject `stream_options`). The input dict is never modified. Raises `TranslationError`.
+    that reject `stream_options`). `completion_tokens` says the provider is OpenAI's own API: a chat request
+    translated from another format carries its output limit as `max_completion_tokens`, which OpenAI's
+    reasoning models require (they refuse `max_tokens`) and its other models accept; other OpenAI-compatible
+    servers get `max_tokens`, which all of them know. The input dict is never modified. Raises
+    `TranslationError`.
     """
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
@@ -50,6 +55,8 @@ def translate_request(
             f"The request body does not follow the {_FORMAT_NAMES[source]} API ({type(exc).__name__}: {exc}); "
             "check it against the API reference."
         ) from exc
+    if completion_tokens and target is OPENAI and source is not OPENAI and "messages" in out and "max_tokens" in out:
+        out["max_completion_tokens"] = out.pop("max_tokens")
     if target is OPENAI and stream_usage and out.get("stream"):
         options = out.get("stream_options")
         if not (isinstance(options, dict) and options.get("include_usage")):

@@ -742,3 +742,21 @@ def test_a_request_in_flight_finishes_on_the_config_it_started_with(
     assert (first.path, first.model, first.json["messages"][0]["content"]) == ("/api/chat", "old-model", "Old rules.")
     assert (second.path, second.model, second.json["system"]) == ("/v1/messages", "new-model", "New rules.")
     assert first.chunks_written == 5
+
+
+# --- the output limit ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("provider_type", "field"), [("openai", "max_completion_tokens"), ("vllm", "max_tokens")])
+def test_an_anthropic_clients_limit_reaches_an_openai_provider_in_the_field_it_accepts(
+    http: httpx.Client, gateway: Gateway, fake: FakeProvider, provider_type: str, field: str
+) -> None:
+    # OpenAI's reasoning models refuse max_tokens; other OpenAI-compatible servers all know it.
+    config = workspaces(default={"muxRules": [rule("catch_all", "server", "gpt-test")]})
+    endpoint = {"type": provider_type, "endpoint": f"{fake.url}/v1", "auth": {"type": "none"}}
+    url = gateway({**config, "providers": {"server": endpoint}})
+    response = post(http, url, ANTHROPIC, chat(ANTHROPIC, "hi"))
+    assert response.status_code == 200, response.text
+    received = only(fake).json
+    assert received[field] == 256
+    assert ({"max_tokens", "max_completion_tokens"} - {field}) & set(received) == set()

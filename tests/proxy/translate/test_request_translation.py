@@ -709,3 +709,19 @@ def test_malformed_requests_are_400s_with_a_reason(
 def test_a_body_that_is_not_an_object_is_rejected() -> None:
     with pytest.raises(InvalidRequestError, match="JSON object"):
         translate_request([], OPENAI, ANTHROPIC, model="m")  # type: ignore[arg-type]
+
+
+def test_openai_own_api_gets_max_completion_tokens_for_translated_chat() -> None:
+    anthropic = {"model": "c", "max_tokens": 300, "messages": [{"role": "user", "content": "hi"}]}
+    ollama = {"model": "o", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": 40}}
+    for source, body, limit in ((ANTHROPIC, anthropic, 300), (OLLAMA, ollama, 40)):
+        out = translate_request(body, source, OPENAI, model="o3", completion_tokens=True)
+        assert (out.get("max_completion_tokens"), "max_tokens" in out) == (limit, False)
+        # Other OpenAI-compatible servers keep the field all of them know.
+        assert translate_request(body, source, OPENAI, model="m")["max_tokens"] == limit
+    # What an OpenAI client wrote is its own choice, and a legacy completion has no other field.
+    client = {"model": "x", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert translate_request(client, OPENAI, OPENAI, model="o3", completion_tokens=True)["max_tokens"] == 5
+    prompt = {"model": "o", "prompt": "def f(", "stream": False, "options": {"num_predict": 8}}
+    out = translate_request(prompt, OLLAMA, OPENAI, model="m", completion_tokens=True)
+    assert (out["max_tokens"], "messages" in out) == (8, False)
