@@ -76,7 +76,7 @@ def serve(args: argparse.Namespace) -> int:
     from proxy.app import create_app
     from proxy.live import LiveReconciler
     from proxy.security import exposure_warning
-    from proxy.session import DataDirError, prepare_data_dir
+    from proxy.session import DataDirError, announce_url, prepare_data_dir, withdraw_url
     from proxy.settings import Settings
 
     flags: dict[str, Any] = {
@@ -157,6 +157,10 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    # The address goes into the data directory once the app has started, and out when it shuts down (uvicorn
+    # ends the process with the signal that stopped it, so nothing after run() would be reached).
+    app.on_startup.append(lambda: announce_url(settings.data_dir, url))
+    app.on_shutdown.append(lambda: withdraw_url(settings.data_dir, url))
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -21,6 +21,9 @@ from proxy.registry import Registry
 log = logging.getLogger("muxgate.session")
 
 SESSION_FILE = "session.json"
+# The running gateway's address, for `muxgate sql` on the same data directory (a gateway on --port 0 has one
+# no setting names). Written once listening, removed on a clean stop.
+GATEWAY_URL_FILE = "gateway-url"
 
 
 class DataDirError(Exception):
@@ -130,3 +133,30 @@ class SessionStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def announce_url(data_dir: Path, url: str) -> None:
+    """Write the gateway's URL into the data directory; a failure is logged, not raised (it only helps tools)."""
+    try:
+        write_atomically(Path(data_dir) / GATEWAY_URL_FILE, (url + "\n").encode())
+    except OSError as exc:
+        log.warning("could not write %s (%s)", Path(data_dir) / GATEWAY_URL_FILE, _reason(exc))
+
+
+def withdraw_url(data_dir: Path, url: str) -> None:
+    """Remove the URL file if it still names this gateway (another one may have taken the directory since)."""
+    path = Path(data_dir) / GATEWAY_URL_FILE
+    try:
+        if path.read_text().strip() == url:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def announced_url(data_dir: Path) -> str | None:
+    """The URL a gateway on this data directory wrote, if any."""
+    try:
+        url = (Path(data_dir) / GATEWAY_URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    return url or None

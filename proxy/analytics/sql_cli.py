@@ -5,7 +5,8 @@ DuckDB lets one process hold the database file, so:
     --server URL given ──────────────────────────────▶ POST URL/api/v1/sql (admin token)
     no --server: open DATA_DIR/muxgate.duckdb read-only
         ├─ it opens (no gateway runs) ───────────────▶ the query runs here, external access off
-        └─ a gateway holds it ───────────────────────▶ POST http://HOST:PORT/api/v1/sql (MUXGATE_HOST/PORT)
+        └─ a gateway holds it ───────────────────────▶ POST its URL/api/v1/sql (DATA_DIR/gateway-url, else
+                                                        MUXGATE_HOST:MUXGATE_PORT)
 
 The admin token comes from MUXGATE_ADMIN_TOKEN or DATA_DIR/admin-token, as the gateway's does. Either way the
 query must be one SELECT; anything else, and SQL that does not parse, ends with a sentence and exit status 1.
@@ -79,8 +80,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             try:
                 result = query_file(settings.data_dir, args.query, args.max_rows)
             except DatabaseBusy:
-                host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-                url = f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+                from proxy.session import announced_url
+
+                # The address the gateway wrote into the data directory, else the one the settings name.
+                url = announced_url(settings.data_dir) or ""
+                if not url:
+                    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+                    url = f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
                 result = query_server(url, args.query, settings, args.max_rows, busy=database_path(settings.data_dir))
     except (SqlCliError, SqlError, AnalyticsError) as exc:
         print(f"muxgate sql: {exc}", file=sys.stderr)

@@ -138,13 +138,19 @@ def test_muxgate_sql_while_serving_and_after_it_stopped(start: Callable[..., Ser
     data = str(tmp_path / "data")
     query = "SELECT request_id, input_tokens, output_tokens, input_cost FROM requests ORDER BY ts"
 
-    # The gateway holds the file: through its SQL endpoint, at the address MUXGATE_PORT names, with the admin
-    # token the gateway wrote into its data directory…
-    live = run_muxgate("sql", query, "--data-dir", data, "--format", "json", MUXGATE_PORT=port)
+    # The gateway holds the file: through its SQL endpoint, at the address it wrote into its data directory (it
+    # listens on a port no setting names), with the admin token it wrote there too…
+    assert (tmp_path / "data" / "gateway-url").read_text() == f"{url}\n"
+    live = run_muxgate("sql", query, "--data-dir", data, "--format", "json")
     assert live.returncode == 0, live.stderr
     records = json.loads(live.stdout)
     assert [r["request_id"] for r in records] == ids
     assert all(r["input_tokens"] > 0 and r["input_cost"] > 0 for r in records)
+    # …or, without that file, at the address MUXGATE_PORT names.
+    (tmp_path / "data" / "gateway-url").rename(tmp_path / "gateway-url.aside")
+    by_port = run_muxgate("sql", query, "--data-dir", data, "--format", "json", MUXGATE_PORT=port)
+    assert (by_port.returncode, json.loads(by_port.stdout or "[]")) == (0, records), by_port.stderr
+    (tmp_path / "gateway-url.aside").rename(tmp_path / "data" / "gateway-url")
     # …or at the one --server names.
     as_csv = run_muxgate(
         "sql", "SELECT count(*) AS n FROM requests", "--server", url, "--format", "csv", "--data-dir", data
@@ -162,6 +168,7 @@ def test_muxgate_sql_while_serving_and_after_it_stopped(start: Callable[..., Ser
     assert "No admin token" in no_token.stderr
 
     assert server.stop() == -signal.SIGTERM
+    assert not (tmp_path / "data" / "gateway-url").exists()
     # Stopped: the file is read directly, read-only.
     after = run_muxgate("sql", "SELECT count(*) AS requests FROM requests", "--data-dir", data)
     assert after.returncode == 0, after.stderr
