@@ -6,11 +6,12 @@ Two clients stand behind one small interface, chosen by MUXGATE_TRANSPORT:
   aiohttp   aiohttp's ClientSession used directly (the default);
   httpx     httpx.AsyncClient with httpx's own transport.
 
-On a 2-core machine a bare passthrough on ClientSession adds 0.3–0.4 ms less per request than the same passthrough
-on the httpx API over aiohttp (httpx-aiohttp), and serves about 1.6 times its requests per second at 16 concurrent
-requests; httpx's own transport scans its connection pool on every request and falls far behind both under load
-(docs/benchmarks.md, "Transports"). The gateway needs four things of a client (send a POST, read the status and one
-header, read the body whole or as it arrives, close), so the interface costs nothing the httpx API would have saved.
+On a 2-core machine a bare passthrough on ClientSession adds about 0.35 ms less per request than the same
+passthrough on the httpx API over aiohttp (httpx-aiohttp), and serves about twice its requests per second at 16
+concurrent requests; httpx's own transport scans its connection pool on every request and falls far behind both
+under load (docs/benchmarks.md, "What the gateway adds"). The gateway needs four things of a client (send a POST,
+read the status and one header, read the body whole or as it arrives, close), so the interface costs nothing the
+httpx API would have saved.
 
 One client per gateway, opened and closed in the app's lifespan.
 """
