@@ -234,7 +234,6 @@ class _Call:
         # Placeholder id → secret, for the answer.
         self.restore = restore or {}
         record.called = True
-        record.redacted = self.restore
         self.api = api
         self.fmt = fmt
         self.workspace = workspace

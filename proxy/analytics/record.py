@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar.types import Message, Send
 
 from proxy.request_info import ClientApi
-from proxy.secrets.placeholders import placeholder
 from proxy.translate import StreamTranslator, is_streaming, response_stop_reason, response_usage
 from reconciler.models import ApiFormat
 
@@ -49,13 +47,9 @@ _FORMAT = {
 _WORKSPACE_HEADER = b"x-muxgate-workspace"
 _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
 
-# What the writer thread completes: (requests row, messages row or None, client format, answer bytes,
-# streamed, estimate the output from the answer, put the answer's text in the messages row, output price,
-# (placeholder id, secret) pairs to redact again in that text, the answer's text when the request path had it
-# parsed already (a JSON answer, or a stream's translator kept it) — then the answer bytes are not needed).
-RequestItem = tuple[
-    Row, Row | None, str, bytes, bool, bool, bool, float | None, tuple[tuple[str, str], ...], str | None
-]
+# What the writer thread completes: (requests row, messages row or None, estimate the output from the answer,
+# put the answer's text in the messages row, output price, the answer's text).
+RequestItem = tuple[Row, Row | None, bool, bool, float | None, str]
 
 
 class RequestRecord:
@@ -75,7 +69,6 @@ class RequestRecord:
         "instructions",
         "latency",
         "provider_format",
-        "redacted",
         "registry",
         "request_id",
         "rule",
@@ -123,8 +116,6 @@ class RequestRecord:
         self.answer: Any = None
         self.provider_format: ApiFormat | None = None
         self.translator: StreamTranslator | None = None
-        # Placeholder id → secret, for the answers whose secrets the gateway restored: history keeps them redacted.
-        self.redacted: Mapping[str, str] = {}
 
     # --- the request path tells ---
 
@@ -253,14 +244,16 @@ class RequestRecord:
             error,
         )
         message, want_answer = self._message_row(body, answered)
-        # The answer's text from what the request path parsed already (the provider's JSON answer, or what the
-        # stream's translator kept), read before secrets were restored: it has their placeholders.
-        text = translator.text if translator is not None else None
-        if text is None and (estimate_output or want_answer) and self.provider_format is not None:
-            text = texts.answer_text(self.provider_format, self.answer)
-        keep = data if (estimate_output or want_answer) and text is None else b""
-        secrets = tuple(self.redacted.items()) if want_answer and text is None else ()
-        return (row, message, fmt.value, keep, streamed, estimate_output, want_answer, price_out, secrets, text)
+        # The answer's text from what the request path parsed already: what the stream's translator kept, or the
+        # provider's JSON answer. Both were read before secrets were restored, so they have the placeholders
+        # history keeps. An answer was given only after one of the two (routing records them before sending).
+        text = ""
+        if estimate_output or want_answer:
+            if translator is not None:
+                text = translator.text or ""
+            elif self.provider_format is not None:
+                text = texts.answer_text(self.provider_format, self.answer)
+        return (row, message, estimate_output, want_answer, price_out, text)
 
     def _message_row(self, body: dict[str, Any] | None, answered: bool) -> tuple[Row | None, bool]:
         rule, workspace = self.rule, self.workspace
@@ -323,14 +316,9 @@ _OUTPUT_COST = REQUEST_COLUMN["output_cost"]
 
 
 def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
-    """The writer thread's part: the answer's text for history and for estimating output tokens."""
-    row, message, fmt_value, data, streamed, estimate_output, want_answer, price_out, secrets, kept = item
+    """The writer thread's part: the output estimate from the answer's text, and that text in the history."""
+    row, message, estimate_output, want_answer, price_out, text = item
     if estimate_output or want_answer:
-        if kept is not None:
-            text = kept
-        else:
-            fmt = ApiFormat(fmt_value)
-            text = texts.stream_text(fmt, data)[0] if streamed else texts.json_text(fmt, data)
         if estimate_output:
             guess = texts.estimate_tokens(len(text))
             if row[_OUTPUT] is None or guess > row[_OUTPUT]:
@@ -338,8 +326,6 @@ def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
                 fixed[_OUTPUT], fixed[_SOURCE], fixed[_OUTPUT_COST] = guess, "estimated", cost(guess, price_out)
                 row = tuple(fixed)
         if want_answer and message is not None:
-            for secret_id, secret in secrets:
-                text = text.replace(secret, placeholder(secret_id))
             message = (*message[:-1], text)
     rows: list[tuple[str, Row]] = [("requests", row)]
     if message is not None:

@@ -1,9 +1,9 @@
 """What a request said and what it was answered, as text: for the `messages` history and for token estimates.
 
-Where it sits: mostly in the writer thread, after the request ended. The answer's text comes from what the
-request path parsed already: the provider's JSON answer (`answer_text`, when the request finishes) or the text a
-stream's translator kept while it ran (`StreamTranslator(keep_text=True)`, the same `TextRecorder` the fallback
-below uses). `json_text` and `stream_text` read it back from the bytes the client received when neither is there.
+Where it sits: when a request finishes and in the writer thread, never while the request runs. The answer's text
+comes from what the request path parsed already: the provider's JSON answer (`answer_text`) or the text a
+stream's translator kept while it ran (`StreamTranslator(keep_text=True)`). `stream_text` reads a stream the
+client received back from its bytes (for the error a broken stream ended with), with the same `TextRecorder`.
 
 Estimates: when a provider reports no usage, tokens are estimated as characters / 4, rounded up. That is the
 usual rule of thumb for English text and code with current tokenizers; rows carrying it say
@@ -221,15 +221,6 @@ def stream_text(fmt: ApiFormat, data: bytes) -> tuple[str, str | None]:
             if state.error is not None:
                 break
     return sink.recorded, state.error
-
-
-def json_text(fmt: ApiFormat, data: bytes) -> str:
-    """The text of a JSON answer of format `fmt` as the client received it; empty if it does not parse."""
-    try:
-        body = loads(data)
-    except (DecodeError, UnicodeDecodeError):
-        return ""
-    return answer_text(fmt, body)
 
 
 def answer_text(fmt: ApiFormat, body: Any) -> str:
