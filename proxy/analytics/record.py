@@ -5,11 +5,11 @@
         │  record.routed(…) / record.answered(…) / record.streamed(translator): what the gateway knew
         └─ record.finish() ──▶ a tuple of plain values ──▶ writer queue ──▶ request_rows() in the writer thread
 
-`finish()` reads the usage, prices it and serialises the messages (microseconds). What it queues holds only
-strings, numbers and bytes: tuples of those are invisible to Python's garbage collector, whereas the request's
-own objects (body, answer, translator, scope), kept alive until the writer's next batch, would be promoted to
-the oldest generation by the thousand every second and make full collections frequent. Decoding the answer's
-text, which history keeps and estimates need, is left to the writer thread.
+`finish()` reads the usage, prices it, serialises the messages and takes the answer's text from what the request
+path parsed already (microseconds). What it queues holds only strings and numbers: tuples of those are invisible
+to Python's garbage collector, whereas the request's own objects (body, answer, translator, scope), kept alive
+until the writer's next batch, would be promoted to the oldest generation by the thousand every second and make
+full collections frequent.
 """
 
 from __future__ import annotations
