@@ -7,12 +7,13 @@ usage views answer over many rows.
    `read_json` (what the writer uses), and an Arrow table
    (only when pyarrow is installed; Muxgate does not need it). CPU µs per event is the writer's cost to the
    gateway process; the JSON way also holds the GIL least (DuckDB parses with it released).
-2. Gateway: `muxgate serve` with analytics on and off (MUXGATE_ANALYTICS), OpenAI chat JSON and SSE at 16
-   concurrent connections against the fake provider, rounds alternating on/off; RPS median and the cost in %,
-   CPU per request of the whole process and of its event loop's thread.
+2. Gateway: `muxgate serve` with analytics off, on (written by the writer process, the default) and on with the
+   writer as a thread of the gateway (MUXGATE_ANALYTICS, MUXGATE_ANALYTICS_WRITER), OpenAI chat JSON and SSE at 16
+   concurrent connections against the fake provider, rounds alternating; RPS median and the cost in %, CPU per
+   request of the gateway with its writer process, of its event loop's thread and of the writer process.
 3. Views: `usage_daily` (and one workspace's last 30 days) over --rows generated request rows.
 
-    python benchmarks/analytics.py [--rounds 5] [--requests 3000] [--rows 10000000] [--json out.json]
+    python benchmarks/analytics.py [--rounds 6] [--requests 3000] [--rows 10000000] [--json out.json]
 """
 
 from __future__ import annotations
@@ -170,9 +171,13 @@ def bench_writer(tmp: Path) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def serving(config: Path, data_dir: Path, analytics: bool) -> Iterator[tuple[str, int]]:
-    """`muxgate serve` with analytics on or off: (URL, pid)."""
-    env = {**os.environ, "MUXGATE_ANALYTICS": "true" if analytics else "false"}
+def serving(config: Path, data_dir: Path, analytics: bool, writer: str = "process") -> Iterator[tuple[str, int]]:
+    """`muxgate serve` with analytics on or off, written by a writer process or thread: (URL, pid)."""
+    env = {
+        **os.environ,
+        "MUXGATE_ANALYTICS": "true" if analytics else "false",
+        "MUXGATE_ANALYTICS_WRITER": writer,
+    }
     cmd = [str(BIN / "muxgate"), "serve", str(config), "--port", "0", "--data-dir", str(data_dir)]
     proc = subprocess.Popen(
         [*cmd, "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
@@ -200,6 +205,16 @@ def cpu_seconds(pid: int) -> float:
     return _ticks(Path(f"/proc/{pid}/stat"))
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the analytics writer process), whichever of its threads started them."""
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time so far of a process and of its children: (the process, the children)."""
+    return cpu_seconds(pid), sum(cpu_seconds(child) for child in children(pid))
+
+
 def loop_cpu_seconds(pid: int) -> float:
     """The same for the process's main thread alone, which runs the event loop (Linux)."""
     return _ticks(Path(f"/proc/{pid}/task/{pid}/stat"))
@@ -208,64 +223,84 @@ def loop_cpu_seconds(pid: int) -> float:
 def bench_gateway(
     tmp: Path, rounds: int, requests: int, history: str, streams: tuple[bool, ...]
 ) -> list[dict[str, Any]]:
-    """RPS with recording on and off, rounds alternating; and the gateway's CPU time per request, which other
-    processes on the machine disturb less than RPS."""
+    """RPS with recording off, on (the writer process, the default) and on with the writer as a thread of the
+    gateway, rounds alternating; and the CPU time per request of the gateway and of its writer process, which
+    other processes on the machine disturb less than RPS."""
     with process([sys.executable, "-m", "proxy.testing.fake_provider", "--port", "0"], "http://") as fake:
         config = tmp / "config"
         config.mkdir()
         # The benchmark config of gateway_overhead.py, with the workspace's history setting.
         text = CONFIG.format(url=fake).replace("  customInstructions:", f"  history: {history}\n  customInstructions:")
         (config / "muxgate.yaml").write_text(text)
-        with serving(config, tmp / "on", True) as on, serving(config, tmp / "off", False) as off:
-            targets = {"on": on, "off": off}
+        with (
+            serving(config, tmp / "on", True) as on,
+            serving(config, tmp / "thread", True, "thread") as thread,
+            serving(config, tmp / "off", False) as off,
+        ):
+            targets = {"on": on, "thread": thread, "off": off}
             results = []
             for stream in streams:
                 body = json.dumps({**BODY, "stream": stream}).encode()
                 rps: dict[str, list[float]] = {name: [] for name in targets}
                 cpu: dict[str, list[float]] = {name: [] for name in targets}
                 loop: dict[str, list[float]] = {name: [] for name in targets}
-                for _ in range(rounds):
-                    for name, (url, pid) in targets.items():
-                        before, loop_before = cpu_seconds(pid), loop_cpu_seconds(pid)
+                writer_cpu: dict[str, list[float]] = {name: [] for name in targets}
+                for round_ in range(rounds):
+                    # Each round starts with another variant: whatever the previous round leaves behind (the load
+                    # generator's garbage, a warm or cold cache) does not fall on the same variant every time.
+                    names = list(targets)
+                    names = names[round_ % len(names) :] + names[: round_ % len(names)]
+                    for name in names:
+                        url, pid = targets[name]
+                        (before, kids_before), loop_before = tree_cpu_seconds(pid), loop_cpu_seconds(pid)
                         load = asyncio.run(
                             run_load(url + "/v1/chat/completions", body, concurrency=16, requests=requests, warmup=0)
                         )
-                        if name == "on":
+                        if name != "off":
                             # The status endpoint writes what is queued first: the round's rows are written,
                             # and their cost counted, inside the round.
                             httpx.get(url + "/api/v1/analytics", timeout=30).raise_for_status()
-                        cpu[name].append((cpu_seconds(pid) - before) / requests * 1e6)
+                        after, kids_after = tree_cpu_seconds(pid)
+                        cpu[name].append((after - before + kids_after - kids_before) / requests * 1e6)
+                        writer_cpu[name].append((kids_after - kids_before) / requests * 1e6)
                         loop[name].append((loop_cpu_seconds(pid) - loop_before) / requests * 1e6)
                         assert load.errors == 0, f"recording {name}: {load.errors} errors"
                         rps[name].append(load.rps)
                 status = httpx.get(on[0] + "/api/v1/analytics").json()
-                on_rps, off_rps = statistics.median(rps["on"]), statistics.median(rps["off"])
-                on_cpu, off_cpu = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+                med = {key: {n: statistics.median(v[n]) for n in targets} for key, v in (("rps", rps), ("cpu", cpu))}
                 on_loop, off_loop = statistics.median(loop["on"]), statistics.median(loop["off"])
                 result = {
                     "stream": stream,
                     "history": history,
-                    "rps_on": on_rps,
-                    "rps_off": off_rps,
-                    "rps_cost_percent": (1 - on_rps / off_rps) * 100,
-                    "cpu_us_per_request_on": on_cpu,
-                    "cpu_us_per_request_off": off_cpu,
-                    "cpu_cost_percent": (on_cpu / off_cpu - 1) * 100,
-                    # The event loop's thread, and every other thread (the writer, DuckDB, uvicorn's helpers).
+                    "rps_on": med["rps"]["on"],
+                    "rps_thread": med["rps"]["thread"],
+                    "rps_off": med["rps"]["off"],
+                    "rps_cost_percent": (1 - med["rps"]["on"] / med["rps"]["off"]) * 100,
+                    "rps_cost_percent_thread": (1 - med["rps"]["thread"] / med["rps"]["off"]) * 100,
+                    # The gateway's process and its writer process together.
+                    "cpu_us_per_request_on": med["cpu"]["on"],
+                    "cpu_us_per_request_thread": med["cpu"]["thread"],
+                    "cpu_us_per_request_off": med["cpu"]["off"],
+                    "cpu_cost_percent": (med["cpu"]["on"] / med["cpu"]["off"] - 1) * 100,
+                    # The event loop's thread; the writer process (all of it) and, in it, the writer's thread.
                     "loop_cpu_us_per_request_on": on_loop,
+                    "loop_cpu_us_per_request_thread": statistics.median(loop["thread"]),
                     "loop_cpu_us_per_request_off": off_loop,
+                    "writer_process_cpu_us_per_request": statistics.median(writer_cpu["on"]),
                     "writer_cpu_us_per_request": status["writer_cpu_seconds"] / max(status["written"], 1) * 1e6,
                     "dropped": status["dropped"],
-                    "rounds": {"rps": rps, "cpu_us": cpu, "loop_cpu_us": loop},
+                    "rounds": {"rps": rps, "cpu_us": cpu, "loop_cpu_us": loop, "writer_process_cpu_us": writer_cpu},
                 }
                 results.append(result)
                 kind = "SSE " if stream else "JSON"
                 print(
-                    f"{kind} c=16 history={history:8} RPS on {on_rps:6,.0f} off {off_rps:6,.0f} "
-                    f"({result['rps_cost_percent']:+.1f} %)  CPU/request on {on_cpu:5.0f} µs off {off_cpu:5.0f} µs "
-                    f"({result['cpu_cost_percent']:+.1f} %)  loop on {on_loop:4.0f} off {off_loop:4.0f} µs  "
-                    "writer thread "
-                    f"{result['writer_cpu_us_per_request']:4.0f} µs/request, {status['dropped']} dropped",
+                    f"{kind} c=16 history={history:8} RPS on {result['rps_on']:6,.0f} "
+                    f"({-result['rps_cost_percent']:+.1f} %) thread {result['rps_thread']:6,.0f} "
+                    f"({-result['rps_cost_percent_thread']:+.1f} %) off {result['rps_off']:6,.0f}  CPU/request on "
+                    f"{result['cpu_us_per_request_on']:4.0f} (loop {on_loop:4.0f}, writer process "
+                    f"{result['writer_process_cpu_us_per_request']:3.0f}) thread "
+                    f"{result['cpu_us_per_request_thread']:4.0f} off {result['cpu_us_per_request_off']:4.0f} µs, "
+                    f"{status['dropped']} dropped",
                     flush=True,
                 )
     return results
@@ -321,7 +356,7 @@ def bench_views(tmp: Path, rows: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--requests", type=int, default=3000, help="requests per round")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--only", choices=("writer", "gateway", "views"))

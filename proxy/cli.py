@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -161,7 +162,11 @@ def serve(args: argparse.Namespace) -> int:
     # ends the process with the signal that stopped it, so nothing after run() would be reached).
     app.on_startup.append(lambda: announce_url(settings.data_dir, url))
     app.on_shutdown.append(lambda: withdraw_url(settings.data_dir, url))
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl-C: uvicorn shut down gracefully and raised SIGINT again; the exit status says so, with no traceback.
+        return 128 + signal.SIGINT
     return 0
 
 

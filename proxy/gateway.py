@@ -146,8 +146,8 @@ class Gateway:
             redaction = await workspace.secrets.protect(body, workspace.name, len(raw))
             if redaction.alerts:
                 report_alerts(redaction.alerts, self.analytics, record.request_id)
+            record.routed(registry, workspace, rule, redaction.body, fim, raw if redaction.body is body else None)
             body = redaction.body
-            record.routed(registry, workspace, rule, body, fim)
             if workspace.instructions and not fim and api in _CHAT:
                 body = add_instructions(body, api, workspace.instructions)
             upstream_body = translate_request(
@@ -314,7 +314,7 @@ class _Call:
         provider = self.rule.provider
         try:
             parsed = loads(raw)
-            self.record.answered(parsed, provider.api_format)
+            self.record.answered(raw, provider.api_format)
             body = translate_response(
                 parsed, provider.api_format, self.fmt, model=self.rule.model, legacy=self.api in _LEGACY
             )

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     analytics: bool = Field(
         default=True, description="Record usage, cost and history in DATA_DIR/muxgate.duckdb (see docs/analytics.md)."
     )
+    analytics_writer: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where analytics are written to DuckDB: a process of their own, which leaves the gateway's "
+        "interpreter to requests, or a thread of the gateway (one process less; see docs/analytics.md).",
+    )
     prune_archived: bool = Field(
         default=False, description="Remove workspaces no longer declared instead of keeping them archived."
     )

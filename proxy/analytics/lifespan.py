@@ -8,6 +8,7 @@ stops it with exit status 1 and a sentence, before it listens.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -47,7 +48,8 @@ def analytics_lifespan(gateway: Gateway) -> Callable[[Any], AbstractAsyncContext
         if not settings.analytics:
             yield
             return
-        analytics = await asyncio.to_thread(Analytics.open, settings.data_dir)
+        process = settings.analytics_writer == "process"
+        analytics = await asyncio.to_thread(functools.partial(Analytics.open, settings.data_dir, process=process))
         record_startup(analytics, gateway)
         gateway.analytics = analytics
         try:

@@ -18,19 +18,20 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, cast
 
-from litestar.types import Message, Send
-
 from proxy.request_info import ClientApi
 from proxy.translate import StreamTranslator, is_streaming, response_stop_reason, response_usage
+from proxy.translate.codec import DecodeError, dumps, loads
 from reconciler.models import ApiFormat
 
 from . import texts
-from .events import REQUEST_COLUMN, Row
+from .events import Row
 
 if TYPE_CHECKING:
+    from litestar.types import Message, Send
+
     from proxy.registry import CompiledRule, Registry, WorkspaceRuntime
 
-    from .writer import Writer
+    from .writer_process import EventWriter
 
 REQUEST_ID_HEADER = b"x-muxgate-request-id"
 # A longer answer is kept for history up to this size; token estimates then undercount it.
@@ -47,9 +48,32 @@ _FORMAT = {
 _WORKSPACE_HEADER = b"x-muxgate-workspace"
 _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
 
-# What the writer thread completes: (requests row, messages row or None, estimate the output from the answer,
-# put the answer's text in the messages row, output price, the answer's text).
-RequestItem = tuple[Row, Row | None, bool, bool, float | None, str]
+# What `finish()` queues, for the writer thread's `request_rows`: plain values and the bytes the request path had
+# anyway (the client's body, the provider's JSON answer), so nothing is parsed or encoded again on the event loop.
+RequestItem = tuple[
+    int,  # ts (µs since the epoch)
+    str,  # request id
+    str | None,  # workspace
+    str,  # client API
+    tuple[str, str, str, int, float | None, float | None] | None,  # the rule: provider, type, model, index, prices
+    str | None,  # config revision
+    str,  # state hash
+    str | None,  # history setting, None when no messages row is written
+    int,  # characters of custom instructions added
+    bool,  # FIM
+    int,  # status
+    str,  # outcome
+    bool,  # answered
+    bytes | None,  # the request body as recorded (after redaction, before instructions)
+    str | None,  # the provider's API format
+    bytes | None,  # the provider's JSON answer
+    tuple[int | None, int | None, str | None, bool, str | None, str]
+    | None,  # a stream: usage, stop, complete, error, text
+    bytes | None,  # what the client received, when it is read for an error
+    str | None,  # the exception that ended the request
+    float | None,  # latency (ms)
+    float | None,  # time to first token (ms)
+]
 
 
 class RequestRecord:
@@ -66,9 +90,11 @@ class RequestRecord:
         "chunks",
         "ended",
         "fim",
+        "history",
         "instructions",
         "latency",
         "provider_format",
+        "raw",
         "registry",
         "request_id",
         "rule",
@@ -87,7 +113,7 @@ class RequestRecord:
         api: ClientApi,
         send: Send,
         registry: Registry,
-        writer: Writer | None,
+        writer: EventWriter | None,
         scope: Any = None,
         active_workspace: str | None = None,
     ) -> None:
@@ -110,10 +136,12 @@ class RequestRecord:
         self.workspace: str | None = None
         self.rule: CompiledRule | None = None
         self.body: dict[str, Any] | None = None
-        self.instructions = ""
+        self.raw: bytes | None = None
+        self.history: str | None = None
+        self.instructions = 0
         self.fim = False
         self.called = False
-        self.answer: Any = None
+        self.answer: bytes | None = None
         self.provider_format: ApiFormat | None = None
         self.translator: StreamTranslator | None = None
 
@@ -139,18 +167,26 @@ class RequestRecord:
         await self._downstream(message)
 
     def routed(
-        self, registry: Registry, workspace: WorkspaceRuntime, rule: CompiledRule, body: dict[str, Any], fim: bool
+        self,
+        registry: Registry,
+        workspace: WorkspaceRuntime,
+        rule: CompiledRule,
+        body: dict[str, Any],
+        fim: bool,
+        raw: bytes | None = None,
     ) -> None:
-        """Routing chose `rule`; `body` is the request as the client sent it (before the instructions)."""
+        """Routing chose `rule`; `body` is the request as the client sent it (before the instructions), `raw` its
+        bytes when they say exactly that (no secret was redacted), so they need not be encoded again."""
         self.registry = registry
         self.workspace = workspace.name
-        self.instructions = workspace.instructions if not fim and self.api in _CHAT else ""
+        self.instructions = len(workspace.instructions) if not fim and self.api in _CHAT else 0
         self.rule = rule
         self.body = body
+        self.raw = raw
         self.fim = fim
 
-    def answered(self, answer: Any, provider_format: ApiFormat) -> None:
-        """The provider's parsed JSON answer, read for its usage."""
+    def answered(self, answer: bytes, provider_format: ApiFormat) -> None:
+        """The provider's JSON answer (it parsed), read in the writer thread for its usage and text."""
         self.answer = answer
         self.provider_format = provider_format
 
@@ -172,113 +208,67 @@ class RequestRecord:
     # --- the facts ---
 
     def item(self, failure: BaseException | None = None) -> RequestItem:
-        fmt = _FORMAT[self.api]
-        rule, body, translator = self.rule, self.body, self.translator
-        streamed = translator is not None
-        input_tokens = output_tokens = None
-        stop_reason = stream_error = None
-        complete = True
+        """The facts as plain values, taken in a few microseconds: what needs parsing is left to the writer."""
+        rule, translator = self.rule, self.translator
+        stream = None
         if translator is not None:
-            input_tokens, output_tokens = translator.input_tokens, translator.output_tokens
-            stop_reason, complete, stream_error = translator.stop_reason, translator.complete, translator.error
-        elif isinstance(self.answer, dict) and self.provider_format is not None:
-            usage = response_usage(self.answer, self.provider_format)
-            if usage is not None:
-                input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
-            stop_reason = response_stop_reason(self.answer, self.provider_format)
-        status, outcome = self._outcome(failure, streamed and not complete)
+            stream = (
+                translator.input_tokens,
+                translator.output_tokens,
+                translator.stop_reason,
+                translator.complete,
+                translator.error,
+                translator.text or "",
+            )
+        status, outcome = self._outcome(failure, stream is not None and not stream[3])
         # An answer was given, whole or in part (a client that left mid-stream saw a 2xx start).
         answered = self.called and (200 <= status < 300 or (status == CLIENT_CLOSED and 200 <= self.status < 300))
-        data = b"".join(self.chunks)
-
-        error = None
-        if status >= 400:
-            error = texts.error_text(data) if data else None
-        elif streamed and not complete:
-            # The provider's error, or the one the gateway ended the client's stream with.
-            error = stream_error or texts.stream_text(fmt, data)[1]
-        if isinstance(failure, Exception):
-            error = error or f"{type(failure).__name__}: {failure}"
-
-        source = None
-        estimate_output = False
-        if answered:
-            source = "provider"
-            if input_tokens is None:
-                chars = texts.prompt_chars(body or {}) + len(self.instructions)
-                input_tokens = texts.estimate_tokens(chars)
-                source = "estimated"
-            # What a stream said so far may undercount what it streamed: the writer compares with the text.
-            estimate_output = output_tokens is None or (streamed and not complete)
-        elif input_tokens is not None or output_tokens is not None:
-            source = "provider"
-        price = rule.provider.prices.get(rule.model) if rule is not None else None
-        price_in = price.input_per_m_tok if price else None
-        price_out = price.output_per_m_tok if price else None
-        requested = body.get("model") if body is not None else None
+        facts = None
+        if rule is not None:
+            provider = rule.provider
+            price = provider.prices.get(rule.model)
+            facts = (
+                provider.name,
+                provider.type.value,
+                rule.model,
+                rule.index,
+                price.input_per_m_tok if price else None,
+                price.output_per_m_tok if price else None,
+            )
+        body, raw = self.body, self.raw
+        if raw is None and body is not None:
+            raw = dumps(body)  # only when redaction changed the body
+        history = None
+        if self.called and rule is not None and body is not None and self.workspace is not None:
+            resource = self.registry.state.workspaces.get(self.workspace)
+            history = resource.spec.history.value if resource is not None else "full"
+        data = None
+        if status >= 400 or (stream is not None and not stream[3]):
+            data = b"".join(self.chunks)
         registry = self.registry
-        row: Row = (
+        return (
             self.ts_us,
             self.request_id,
             self.workspace or self._named_workspace(),
             self.api.value,
-            rule.provider.name if rule is not None else None,
-            rule.provider.type.value if rule is not None else None,
-            requested if isinstance(requested, str) else None,
-            rule.model if rule is not None else None,
-            rule.index if rule is not None else None,
-            ("fim" if self.fim else "chat") if rule is not None else None,
-            is_streaming(body, fmt) if body is not None else None,
-            status,
-            outcome,
-            stop_reason,
-            input_tokens,
-            output_tokens,
-            source,
-            cost(input_tokens, price_in),
-            cost(output_tokens, price_out),
-            self.latency * 1000 if self.latency is not None else None,
-            self.ttft * 1000 if self.ttft is not None and streamed else None,
+            facts,
             registry.revision,
             registry.state_hash,
-            error,
-        )
-        message, want_answer = self._message_row(body, answered)
-        # The answer's text from what the request path parsed already: what the stream's translator kept, or the
-        # provider's JSON answer. Both were read before secrets were restored, so they have the placeholders
-        # history keeps. An answer was given only after one of the two (routing records them before sending).
-        text = ""
-        if estimate_output or want_answer:
-            if translator is not None:
-                text = translator.text or ""
-            elif self.provider_format is not None:
-                text = texts.answer_text(self.provider_format, self.answer)
-        return (row, message, estimate_output, want_answer, price_out, text)
-
-    def _message_row(self, body: dict[str, Any] | None, answered: bool) -> tuple[Row | None, bool]:
-        rule, workspace = self.rule, self.workspace
-        if not self.called or rule is None or body is None or workspace is None:
-            return None, False
-        resource = self.registry.state.workspaces.get(workspace)
-        history = resource.spec.history.value if resource is not None else "full"
-        if history == "off":
-            return None, False
-        messages = texts.conversation(body)
-        full = history == "full"
-        row: Row = (
-            self.ts_us,
-            self.request_id,
-            workspace,
             history,
-            "fim" if self.fim else "chat",
-            rule.provider.name,
-            rule.model,
-            len(messages),
-            texts.last_user_text(messages) if full else None,
-            texts.to_json(messages) if full else None,
-            None,  # the answer's text, filled in by the writer thread
+            self.instructions,
+            self.fim,
+            status,
+            outcome,
+            answered,
+            raw,
+            self.provider_format.value if self.provider_format is not None else None,
+            self.answer,
+            stream,
+            data,
+            f"{type(failure).__name__}: {failure}" if isinstance(failure, Exception) else None,
+            self.latency * 1000 if self.latency is not None else None,
+            self.ttft * 1000 if self.ttft is not None and stream is not None else None,
         )
-        return row, full and answered
 
     def _outcome(self, failure: BaseException | None, broken_stream: bool) -> tuple[int, str]:
         if not self.ended:
@@ -310,24 +300,141 @@ def cost(tokens: int | None, per_million: float | None) -> float | None:
     return tokens * per_million / 1e6 if tokens is not None and per_million is not None else None
 
 
-_OUTPUT = REQUEST_COLUMN["output_tokens"]
-_SOURCE = REQUEST_COLUMN["usage_source"]
-_OUTPUT_COST = REQUEST_COLUMN["output_cost"]
+def _json(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return loads(data)
+    except (DecodeError, UnicodeDecodeError):
+        return None
 
 
 def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
-    """The writer thread's part: the output estimate from the answer's text, and that text in the history."""
-    row, message, estimate_output, want_answer, price_out, text = item
+    """The writer thread's part: the request's row and its history row, from what `RequestRecord.item` queued."""
+    (
+        ts_us,
+        request_id,
+        workspace,
+        api,
+        facts,
+        revision,
+        state_hash,
+        history,
+        instructions,
+        fim,
+        status,
+        outcome,
+        answered,
+        raw,
+        provider_format,
+        answer_bytes,
+        stream,
+        data,
+        failure,
+        latency_ms,
+        ttft_ms,
+    ) = item
+    fmt = _FORMAT[ClientApi(api)]
+    body = _json(raw)
+    if not isinstance(body, dict):
+        body = None
+    provider_fmt = ApiFormat(provider_format) if provider_format is not None else None
+    answer = _json(answer_bytes)
+    input_tokens = output_tokens = None
+    stop_reason = stream_error = None
+    complete = True
+    if stream is not None:
+        input_tokens, output_tokens, stop_reason, complete, stream_error, _ = stream
+    elif isinstance(answer, dict) and provider_fmt is not None:
+        usage = response_usage(answer, provider_fmt)
+        if usage is not None:
+            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+        stop_reason = response_stop_reason(answer, provider_fmt)
+
+    error = None
+    if status >= 400:
+        error = texts.error_text(data) if data else None
+    elif stream is not None and not complete:
+        # The provider's error, or the one the gateway ended the client's stream with.
+        error = stream_error or texts.stream_text(fmt, data or b"")[1]
+    if failure is not None:
+        error = error or failure
+
+    source = None
+    estimate_output = False
+    if answered:
+        source = "provider"
+        if input_tokens is None:
+            input_tokens = texts.estimate_tokens(texts.prompt_chars(body or {}) + instructions)
+            source = "estimated"
+        # What a stream said so far may undercount what it streamed: the answer's text tells.
+        estimate_output = output_tokens is None or (stream is not None and not complete)
+    elif input_tokens is not None or output_tokens is not None:
+        source = "provider"
+
+    message_row: Row | None = None
+    want_answer = False
+    if history is not None and history != "off" and facts is not None and body is not None:
+        messages = texts.conversation(body)
+        full = history == "full"
+        want_answer = full and answered
+        message_row = (
+            ts_us,
+            request_id,
+            workspace,
+            history,
+            "fim" if fim else "chat",
+            facts[0],
+            facts[2],
+            len(messages),
+            texts.last_user_text(messages) if full else None,
+            texts.to_json(messages) if full else None,
+            None,
+        )
+    # The answer's text: what the stream's translator kept, or the provider's JSON answer. Both were read before
+    # secrets were restored, so they have the placeholders history keeps.
+    text = ""
     if estimate_output or want_answer:
-        if estimate_output:
-            guess = texts.estimate_tokens(len(text))
-            if row[_OUTPUT] is None or guess > row[_OUTPUT]:
-                fixed = list(row)
-                fixed[_OUTPUT], fixed[_SOURCE], fixed[_OUTPUT_COST] = guess, "estimated", cost(guess, price_out)
-                row = tuple(fixed)
-        if want_answer and message is not None:
-            message = (*message[:-1], text)
+        if stream is not None:
+            text = stream[5]
+        elif provider_fmt is not None:
+            text = texts.answer_text(provider_fmt, answer)
+    price_in = facts[4] if facts is not None else None
+    price_out = facts[5] if facts is not None else None
+    if estimate_output:
+        guess = texts.estimate_tokens(len(text))
+        if output_tokens is None or guess > output_tokens:
+            output_tokens, source = guess, "estimated"
+    requested = body.get("model") if body is not None else None
+    row: Row = (
+        ts_us,
+        request_id,
+        workspace,
+        api,
+        facts[0] if facts is not None else None,
+        facts[1] if facts is not None else None,
+        requested if isinstance(requested, str) else None,
+        facts[2] if facts is not None else None,
+        facts[3] if facts is not None else None,
+        ("fim" if fim else "chat") if facts is not None else None,
+        is_streaming(body, fmt) if body is not None else None,
+        status,
+        outcome,
+        stop_reason,
+        input_tokens,
+        output_tokens,
+        source,
+        cost(input_tokens, price_in),
+        cost(output_tokens, price_out),
+        latency_ms,
+        ttft_ms,
+        revision,
+        state_hash,
+        error,
+    )
     rows: list[tuple[str, Row]] = [("requests", row)]
-    if message is not None:
-        rows.append(("messages", message))
+    if message_row is not None:
+        if want_answer:
+            message_row = (*message_row[:-1], text)
+        rows.append(("messages", message_row))
     return rows

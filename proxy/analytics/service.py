@@ -20,6 +20,7 @@ from .record import RequestRecord, request_rows
 from .sql_safety import check_query
 from .store import open_database, spool_dir
 from .writer import DEFAULT_CAPACITY, DEFAULT_INTERVAL, QueryResult, Writer
+from .writer_process import EventWriter, WriterProcess
 
 if TYPE_CHECKING:
     from proxy.registry import Registry
@@ -31,13 +32,23 @@ QUERY_TIMEOUT = 30.0
 
 
 class Analytics:
-    def __init__(self, writer: Writer, data_dir: Path) -> None:
+    def __init__(self, writer: EventWriter, data_dir: Path) -> None:
         self.writer = writer
         self.data_dir = Path(data_dir)
 
     @classmethod
-    def open(cls, data_dir: Path, *, capacity: int = DEFAULT_CAPACITY, interval: float = DEFAULT_INTERVAL) -> Analytics:
-        """Open (create, upgrade) `DATA_DIR/muxgate.duckdb` and start the writer; raises AnalyticsError."""
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        interval: float = DEFAULT_INTERVAL,
+        process: bool = True,
+    ) -> Analytics:
+        """Open (create, upgrade) `DATA_DIR/muxgate.duckdb` and start the writer, in a process of its own or as a
+        thread of this one; raises AnalyticsError."""
+        if process:
+            return cls(WriterProcess(data_dir, capacity=capacity, interval=interval), data_dir)
         con = open_database(data_dir)
         writer = Writer(con, expand=request_rows, capacity=capacity, interval=interval, spool=spool_dir(data_dir))
         return cls(writer, data_dir)

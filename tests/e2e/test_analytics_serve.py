@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import resource
+import select
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,9 +57,9 @@ def start(tmp_path: Path, config: Path) -> Iterator[Callable[..., Server]]:
     """`start(**env)` runs `muxgate serve CONFIG --port 0 --data-dir DATA` and waits for its URL line."""
     started: list[Server] = []
 
-    def run(**env: str) -> Server:
+    def run(new_session: bool = False, **env: str) -> Server:
         args = [str(config), "--port", "0", "--data-dir", str(tmp_path / "data"), "--log-level", "warning"]
-        server = Server(args, clean_env(**env))
+        server = Server(args, clean_env(**env), new_session=new_session)
         started.append(server)
         return server
 
@@ -128,6 +130,46 @@ def test_nothing_answered_is_lost_when_sigterm_stops_it_under_load(
     assert incomplete == [(0,)]
     assert rows(tmp_path / "data", "SELECT count(*) FROM messages")[0][0] == len(recorded)
     assert "dropped" not in server.output()
+
+
+def test_ctrl_c_in_a_terminal_stops_it_without_losing_what_was_answered(
+    start: Callable[..., Server], tmp_path: Path
+) -> None:
+    # A terminal's Ctrl-C reaches every process of the foreground group: the writer process too, which must leave
+    # its ending to the gateway, so the events of requests still in flight are written.
+    server = start(new_session=True)
+    url = server.url_line().group("url")
+    answered, _ = asyncio.run(load(url, 200, lambda: os.killpg(server.process.pid, signal.SIGINT)))
+    assert server.process.wait(30) == 128 + signal.SIGINT, server.output()
+    server.stop()
+    recorded = {r[0] for r in rows(tmp_path / "data", "SELECT request_id FROM requests WHERE status = 200")}
+    assert len(answered) >= 200
+    assert answered <= recorded, f"{len(answered - recorded)} answered requests have no row"
+    assert "Traceback" not in server.output()
+
+
+def test_a_killed_gateway_leaves_no_writer_holding_the_database(start: Callable[..., Server], tmp_path: Path) -> None:
+    server = start()
+    url = server.url_line().group("url")
+    ids = [httpx.post(f"{url}/v1/chat/completions", json=body(n)).headers["x-muxgate-request-id"] for n in range(3)]
+    assert httpx.get(f"{url}/api/v1/analytics").json()["written"] >= 3
+    later = [httpx.post(f"{url}/v1/chat/completions", json=body(n)).status_code for n in range(3)]
+    assert later == [200] * 3
+    # Listed under the thread that started it.
+    tasks = Path(f"/proc/{server.process.pid}/task")
+    [writer] = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
+    pidfd = os.pidfd_open(int(writer))
+    try:
+        server.process.kill()
+        # Its pipe from the gateway ends: it writes what it received and exits.
+        ready, _, _ = select.select([pidfd], [], [], 30)
+        assert ready, "the writer process outlived the gateway"
+    finally:
+        os.close(pidfd)
+    server.stop()
+    # The lock is free again, and what was written stays.
+    recorded = {r[0] for r in rows(tmp_path / "data", "SELECT request_id FROM requests")}
+    assert set(ids) <= recorded
 
 
 def test_muxgate_sql_while_serving_and_after_it_stopped(start: Callable[..., Server], tmp_path: Path) -> None:

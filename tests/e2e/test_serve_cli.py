@@ -49,8 +49,8 @@ spec:
 class Server(Process):
     """A `muxgate serve` process."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str]) -> None:
-        super().__init__([MUXGATE, "serve", *args], env)
+    def __init__(self, args: list[str], env: Mapping[str, str], *, new_session: bool = False) -> None:
+        super().__init__([MUXGATE, "serve", *args], env, new_session=new_session)
 
     def url_line(self, timeout: float = 30) -> re.Match[str]:
         """The start-up line naming the URL; fails with the process's output if it never comes."""

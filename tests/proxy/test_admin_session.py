@@ -69,18 +69,23 @@ class Served:
 @pytest.fixture
 def start(config_dir: Callable[[Any], Path], fake: FakeProvider, tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """`start(config=CONFIG, data_dir=..., **settings)`: the gateway started on a data directory (the same one by
-    default, so a second call is a restart)."""
-    with ExitStack() as stack:
+    default, so a second call is a restart: the gateway running on it is stopped first, as only one process may
+    hold its analytics database)."""
+    running: dict[Path, ExitStack] = {}
 
-        def start_gateway(config: Any = CONFIG, data_dir: Path | None = None, **settings: Any) -> Served:
-            checked = check_dir(config_dir(config))
-            assert checked.state is not None, checked.diagnostics
-            app = create_app(
-                Settings(data_dir=data_dir or tmp_path / "data", **settings), build_registry(checked.state)
-            )
-            return Served(app, stack.enter_context(TestClient(app, base_url=BASE)))
+    def start_gateway(config: Any = CONFIG, data_dir: Path | None = None, **settings: Any) -> Served:
+        data = data_dir or tmp_path / "data"
+        if data in running:
+            running.pop(data).close()
+        checked = check_dir(config_dir(config))
+        assert checked.state is not None, checked.diagnostics
+        app = create_app(Settings(data_dir=data, **settings), build_registry(checked.state))
+        stack = running[data] = ExitStack()
+        return Served(app, stack.enter_context(TestClient(app, base_url=BASE)))
 
-        yield start_gateway
+    yield start_gateway
+    for stack in running.values():
+        stack.close()
 
 
 def test_activation_routes_requests_that_name_no_workspace(start: Callable[..., Served]) -> None:

@@ -31,9 +31,15 @@ def clean_env(**overrides: str) -> dict[str, str]:
 class Process:
     """A child process whose stdout and stderr are collected line by line while it runs."""
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], *, new_session: bool = False) -> None:
+        # A new session makes the process the leader of a process group a test can signal as a terminal would.
         self.process = subprocess.Popen(
-            list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(env)
+            list(command),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env),
+            start_new_session=new_session,
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []

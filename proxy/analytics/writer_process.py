@@ -1,0 +1,449 @@
+"""The writer in a process of its own: the gateway's event loop never shares its interpreter lock with DuckDB.
+
+    gateway process                                          writer process (python -m proxy.analytics.writer_process)
+    put(item) ─▶ deque ─▶ sender thread ── pipe: pickled batches, flush/query/read/close ──▶ Writer (writer.py):
+                          (every 50 ms or 1,000 items)                                        request_rows, DuckDB
+    flush/query/read ◀── reader thread ◀── pipe: each request's answer and the writer's counters ◀──┘
+
+Why a process: a writer thread in the gateway's process turned items into rows, encoded batches and ran DuckDB
+calls that hold the GIL for parts of their work, so the event loop stood still meanwhile, and its CPU time per
+request rose by tens of microseconds besides (benchmarks/analytics.py measures both ways side by side). Here the
+event loop only appends a tuple of plain values and bytes to a deque; the sender thread pickles what accumulated
+(a C call) and writes it to the pipe with the lock released.
+
+The writer process opens the database (migrations, lock-down) before it says it is ready, so `WriterProcess`
+raises AnalyticsError with the same sentence a database that cannot be used gave before. It ignores SIGINT and
+SIGTERM: the gateway decides when it ends (`close()` writes what is queued first), and when the gateway is gone
+without a word (its end of the pipe closes) it writes what it received and exits. If the writer process dies, the
+gateway keeps serving: events are counted as dropped, a warning is logged, `last_error` says what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import functools
+import itertools
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, Final
+
+import duckdb
+
+from .events import Row
+from .store import AnalyticsError
+from .writer import DEFAULT_CAPACITY, DEFAULT_INTERVAL, Item, QueryResult, Writer, _Warnings
+
+log = logging.getLogger("muxgate.analytics")
+
+# A batch leaves for the writer process after this many seconds or this many events, whichever comes first.
+SEND_EVERY: Final = 0.05
+SEND_BATCH: Final = 1_000
+# How long the writer process may take to open (and migrate) the database before the gateway gives up.
+START_TIMEOUT: Final = 120.0
+_HEADER = struct.Struct("<Q")
+
+
+def _write_frame(stream: IO[bytes], message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    """The next message, or None at the end of the stream."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)  # the other end is this program's own process
+
+
+class _Pending:
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class WriterProcess:
+    """The gateway's side: the same methods as `Writer`, served by a writer process."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        interval: float = DEFAULT_INTERVAL,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        self._capacity = capacity
+        self._queue: collections.deque[Item] = collections.deque()
+        self._outbox: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._wake = threading.Event()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._pending_lock = threading.Lock()
+        self._closing = False
+        self._closed = False
+        self._gone: str | None = None
+        self._dropped_full = 0
+        self._warnings = _Warnings()
+        # The writer process's counters, as of its latest answer.
+        self._counters: dict[str, Any] = {"written": 0, "dropped": 0, "queued": 0, "cpu_seconds": 0.0}
+        self._last_error: str | None = None
+
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        command = [
+            sys.executable,
+            "-m",
+            "proxy.analytics.writer_process",
+            str(Path(data_dir).resolve()),
+            "--read-fd",
+            str(to_child_r),
+            "--write-fd",
+            str(from_child_w),
+            "--interval",
+            repr(max(interval - SEND_EVERY, SEND_EVERY)),
+            "--log-level",
+            logging.getLevelName(logging.getLogger("muxgate").getEffectiveLevel()).lower(),
+        ]
+        try:
+            self._proc = subprocess.Popen(
+                command,
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                env=_child_environment(),
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self._out = os.fdopen(to_child_w, "wb")
+        self._in = os.fdopen(from_child_r, "rb")
+        first = _read_frame(self._in)
+        if not (isinstance(first, tuple) and first[0] == "ready"):
+            self._proc.wait(timeout=start_timeout)
+            self._out.close()
+            self._in.close()
+            reason = first[1] if isinstance(first, tuple) and first[0] == "failed" else None
+            raise AnalyticsError(
+                reason or f"The analytics writer process could not start (exit status {self._proc.returncode})."
+            )
+        self._sender = threading.Thread(target=self._send_loop, name="muxgate-analytics-sender", daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="muxgate-analytics-reader", daemon=True)
+        self._sender.start()
+        self._reader.start()
+
+    # --- the event loop's side ---
+
+    def put(self, event: Item) -> bool:
+        """Queue an event; False (and counted as dropped) when the queue is full or the writer is gone."""
+        queue = self._queue
+        if self._closing or self._gone is not None or len(queue) >= self._capacity:
+            self._dropped_full += 1
+            if self._gone is not None:
+                reason = f"gone ({self._gone})"
+            else:
+                reason = "closed" if self._closing else f"full ({self._capacity:,} events)"
+            self._warnings.warn("full", 1, f"Analytics queue {reason}: events are being dropped")
+            return False
+        queue.append(event)
+        if len(queue) >= SEND_BATCH:
+            self._wake.set()
+        return True
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_full + int(self._counters["dropped"])
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue) + int(self._counters["queued"])
+
+    @property
+    def written(self) -> int:
+        return int(self._counters["written"])
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time the writer process spent writing (of its writer thread)."""
+        return float(self._counters["cpu_seconds"])
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error or self._counters.get("last_error")
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until everything queued so far is written (or dropped); False on timeout."""
+        if self._closed or self._gone is not None:
+            return True
+        try:
+            return bool(self._call(("flush", timeout), timeout + 1.0))
+        except TimeoutError:
+            return False
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything queued, end the writer process. Later events are dropped."""
+        if self._closed:
+            return
+        self._closing = True
+        if self._gone is None:
+            try:
+                self._call(("close", timeout), timeout + 5.0)
+            except (TimeoutError, RuntimeError) as exc:
+                log.warning(
+                    "The analytics writer did not finish cleanly (%s); %d events may be lost.", exc, self.queued
+                )
+        self._closed = True
+        self._wake.set()
+        self._sender.join(timeout)
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout)
+        self._in.close()
+
+    # --- queries (any thread but the event loop) ---
+
+    def query(
+        self,
+        sql: str,
+        *,
+        max_rows: int,
+        timeout: float,
+        check: Callable[[duckdb.DuckDBPyConnection, str], None],
+    ) -> QueryResult:
+        """`Writer.query` in the writer process (`check` must be a module-level function)."""
+        result: QueryResult = self._call(("query", sql, max_rows, timeout, check), timeout + 10.0)
+        return result
+
+    def read(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._call(("read", sql, params), QUERY_WAIT)
+        return rows
+
+    # --- the channel ---
+
+    def _call(self, request: tuple[Any, ...], wait: float) -> Any:
+        if self._gone is not None:
+            raise RuntimeError(f"The analytics writer process is gone ({self._gone}).")
+        pending = _Pending()
+        ident = next(self._ids)
+        with self._pending_lock:
+            self._pending[ident] = pending
+        # Through the sender, after the events queued before it, so a flush covers them.
+        self._outbox.append((request[0], ident, *request[1:]))
+        self._wake.set()
+        if not pending.done.wait(wait):
+            with self._pending_lock:
+                self._pending.pop(ident, None)
+            raise TimeoutError(f"The analytics writer process did not answer within {wait:g} s.")
+        if pending.error is not None:
+            raise pending.error
+        return pending.value
+
+    def _send_loop(self) -> None:
+        queue, outbox = self._queue, self._outbox
+        while True:
+            self._wake.wait(SEND_EVERY)
+            self._wake.clear()
+            stop = self._closed
+            # Requests are taken before events: a flush then never overtakes an event queued before it was asked.
+            requests = [outbox.popleft() for _ in range(len(outbox))]
+            events = [queue.popleft() for _ in range(len(queue))]
+            try:
+                if events:
+                    _write_frame(self._out, ("events", events))
+                for request in requests:
+                    _write_frame(self._out, request)
+            except (OSError, ValueError) as exc:
+                self._lost(f"the pipe to it broke: {exc}", len(events))
+                return
+            if stop:
+                self._out.close()
+                return
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                message = _read_frame(self._in)
+            except (OSError, ValueError, pickle.UnpicklingError) as exc:
+                message = None
+                log.debug("reading from the analytics writer failed: %s", exc)
+            if message is None:
+                if not self._closed and not self._closing:
+                    # Its end of the pipe closes as it exits: wait for its exit status.
+                    try:
+                        status: int | None = self._proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        status = None
+                    self._lost(f"it exited with status {status}" if status is not None else "it closed its pipe", 0)
+                self._fail_pending(RuntimeError("The analytics writer process ended."))
+                return
+            kind, ident, value, counters = message
+            self._counters = counters
+            with self._pending_lock:
+                pending = self._pending.pop(ident, None)
+            if pending is None:
+                continue
+            if kind == "ok":
+                pending.value = value
+            else:
+                pending.error = value if isinstance(value, BaseException) else RuntimeError(str(value))
+            pending.done.set()
+
+    def _lost(self, why: str, events: int) -> None:
+        self._gone = why
+        self._last_error = f"The analytics writer process is gone: {why}."
+        self._dropped_full += events + len(self._queue)
+        self._queue.clear()
+        log.warning(
+            "%s Requests are still served; analytics are not recorded until the gateway restarts.", self._last_error
+        )
+        self._fail_pending(RuntimeError(self._last_error))
+
+    def _fail_pending(self, error: BaseException) -> None:
+        with self._pending_lock:
+            pending, self._pending = list(self._pending.values()), {}
+        for item in pending:
+            item.error = error
+            item.done.set()
+
+
+QUERY_WAIT: Final = 300.0
+# Either writer serves the request path, the SQL endpoint and the gateway's own queries the same way.
+EventWriter = Writer | WriterProcess
+
+
+def _child_environment() -> dict[str, str]:
+    """The gateway's environment, with the directory this package is imported from first on the path, so the
+    writer process runs the same code whether Muxgate is installed or run from a checkout."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+# --- the writer process ---
+
+
+def _counters(writer: Writer) -> dict[str, Any]:
+    return {
+        "written": writer.written,
+        "dropped": writer.dropped,
+        "queued": writer.queued,
+        "cpu_seconds": writer.cpu_seconds,
+        "last_error": writer.last_error,
+    }
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` if it survives pickling, else a RuntimeError with its message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(str(exc))
+    return exc
+
+
+def _request_rows(item: Any) -> list[tuple[str, Row]]:
+    # Imported on first use: the request path's modules load while the gateway finishes starting.
+    from .record import request_rows
+
+    return request_rows(item)
+
+
+def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float) -> int:
+    """The writer process: open the database, then apply what arrives until `close` or the end of the pipe."""
+    from .store import open_database, spool_dir
+
+    inbox = os.fdopen(read_fd, "rb")
+    outbox = os.fdopen(write_fd, "wb")
+    out_lock = threading.Lock()
+    try:
+        con = open_database(data_dir)
+    except AnalyticsError as exc:
+        _write_frame(outbox, ("failed", str(exc)))
+        return 1
+    writer = Writer(con, expand=_request_rows, interval=interval, capacity=sys.maxsize, spool=spool_dir(data_dir))
+
+    def answer(kind: str, ident: int, value: Any) -> None:
+        # If the gateway is gone, what it asked no longer matters.
+        with out_lock, contextlib.suppress(OSError, ValueError):
+            _write_frame(outbox, (kind, ident, value, _counters(writer)))
+
+    def run(ident: int, work: Callable[[], Any]) -> None:
+        try:
+            value = work()
+        except Exception as exc:
+            answer("error", ident, _portable(exc))
+        else:
+            answer("ok", ident, value)
+
+    def in_thread(ident: int, work: Callable[[], Any]) -> None:
+        threading.Thread(target=run, args=(ident, work), daemon=True).start()
+
+    _write_frame(outbox, ("ready", None))
+    while True:
+        message = _read_frame(inbox)
+        if message is None:
+            # The gateway ended without closing: keep what it sent.
+            writer.close()
+            return 0
+        kind = message[0]
+        if kind == "events":
+            for event in message[1]:
+                writer.put(event)
+            continue
+        ident = message[1]
+        if kind == "flush":
+            in_thread(ident, functools.partial(writer.flush, message[2]))
+        elif kind == "query":
+            _, _, sql, max_rows, timeout, check = message
+            in_thread(ident, functools.partial(writer.query, sql, max_rows=max_rows, timeout=timeout, check=check))
+        elif kind == "read":
+            in_thread(ident, functools.partial(writer.read, message[2], message[3]))
+        elif kind == "close":
+            writer.close(message[2])
+            answer("ok", ident, None)
+            return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proxy.analytics.writer_process")
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--read-fd", type=int, required=True)
+    parser.add_argument("--write-fd", type=int, required=True)
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    # The gateway says when to stop; a Ctrl-C sent to its process group must not cut the last batch short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("muxgate").setLevel(args.log_level.upper())
+    started = time.monotonic()
+    status = serve(args.data_dir, args.read_fd, args.write_fd, args.interval)
+    log.debug("analytics writer process ran %.1f s", time.monotonic() - started)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

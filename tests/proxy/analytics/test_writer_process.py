@@ -1,0 +1,92 @@
+"""The writer process: events and queries cross the pipe in order, a database it cannot use is refused with the
+sentence the gateway would have said, and the gateway goes on when the writer process dies."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from proxy.analytics.events import AlertEvent, RevisionEvent
+from proxy.analytics.sql_safety import ForbiddenStatement, check_query
+from proxy.analytics.store import AnalyticsError, database_path, open_database
+from proxy.analytics.writer_process import WriterProcess
+
+
+def alert(n: int) -> AlertEvent:
+    return AlertEvent(workspace="w", trigger_type="codegate-secrets", category="critical", detail=f"alert {n}")
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[WriterProcess]:
+    writer = WriterProcess(tmp_path, interval=60)
+    yield writer
+    writer.close()
+
+
+def test_a_flush_covers_every_event_put_before_it(process: WriterProcess) -> None:
+    for n in range(2_500):
+        assert process.put(alert(n))
+    process.put(RevisionEvent("abc", "hash", "apply", added=2))
+    assert process.flush(10)
+    assert process.read("SELECT count(*) FROM alerts") == [(2_500,)]
+    assert process.read("SELECT revision, added FROM config_revisions") == [("abc", 2)]
+    assert (process.written, process.dropped, process.queued) == (2_501, 0, 0)
+
+
+def test_close_writes_what_is_queued_and_ends_the_process(tmp_path: Path) -> None:
+    writer = WriterProcess(tmp_path, interval=60)
+    for n in range(300):
+        writer.put(alert(n))
+    writer.close()
+    assert writer._proc.returncode == 0
+    con = duckdb.connect(str(database_path(tmp_path)), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(300,)]
+    finally:
+        con.close()
+    assert not writer.put(alert(301))
+
+
+def test_queries_run_there_with_their_checks_and_errors(process: WriterProcess) -> None:
+    result = process.query("SELECT 42 AS answer", max_rows=10, timeout=5, check=check_query)
+    assert (result.columns, result.rows, result.truncated) == (["answer"], [(42,)], False)
+    with pytest.raises(ForbiddenStatement):
+        process.query("DELETE FROM requests", max_rows=10, timeout=5, check=check_query)
+    with pytest.raises(duckdb.CatalogException):
+        process.read("SELECT * FROM no_such_table")
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all" * 100])
+def test_a_database_it_cannot_use_is_refused_with_the_same_sentence(tmp_path: Path, content: bytes) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    database_path(tmp_path).write_bytes(content or os.urandom(8192))
+    with pytest.raises(AnalyticsError) as direct:
+        open_database(tmp_path)
+    with pytest.raises(AnalyticsError) as through_process:
+        WriterProcess(tmp_path)
+    assert str(through_process.value) == str(direct.value)
+
+
+def test_the_gateway_goes_on_when_the_writer_process_dies(
+    process: WriterProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    process.put(alert(1))
+    assert process.flush(5)
+    with caplog.at_level(logging.WARNING, logger="muxgate.analytics"):
+        os.kill(process._proc.pid, signal.SIGKILL)
+        process._reader.join(10)
+        assert not process._reader.is_alive()
+        assert not process.put(alert(2))
+    assert process.last_error == f"The analytics writer process is gone: it exited with status {-signal.SIGKILL}."
+    assert process.dropped == 1
+    assert any("analytics are not recorded until the gateway restarts" in m for m in caplog.messages)
+    # Reading says why it cannot; flushing has nothing left to wait for; closing does not hang.
+    with pytest.raises(RuntimeError, match="gone"):
+        process.read("SELECT 1")
+    assert process.flush(1)
