@@ -220,6 +220,11 @@ def loop_cpu_seconds(pid: int) -> float:
     return _ticks(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
+def tail_ms(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {f"p{q * 100:g}": ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 for q in (0.5, 0.99, 0.999)}
+
+
 def bench_gateway(
     tmp: Path, rounds: int, requests: int, history: str, streams: tuple[bool, ...]
 ) -> list[dict[str, Any]]:
@@ -245,6 +250,7 @@ def bench_gateway(
                 cpu: dict[str, list[float]] = {name: [] for name in targets}
                 loop: dict[str, list[float]] = {name: [] for name in targets}
                 writer_cpu: dict[str, list[float]] = {name: [] for name in targets}
+                latencies: dict[str, list[float]] = {name: [] for name in targets}
                 for round_ in range(rounds):
                     # Each round starts with another variant: whatever the previous round leaves behind (the load
                     # generator's garbage, a warm or cold cache) does not fall on the same variant every time.
@@ -266,6 +272,7 @@ def bench_gateway(
                         loop[name].append((loop_cpu_seconds(pid) - loop_before) / requests * 1e6)
                         assert load.errors == 0, f"recording {name}: {load.errors} errors"
                         rps[name].append(load.rps)
+                        latencies[name].extend(load.latencies)
                 status = httpx.get(on[0] + "/api/v1/analytics").json()
                 med = {key: {n: statistics.median(v[n]) for n in targets} for key, v in (("rps", rps), ("cpu", cpu))}
                 on_loop, off_loop = statistics.median(loop["on"]), statistics.median(loop["off"])
@@ -288,6 +295,9 @@ def bench_gateway(
                     "loop_cpu_us_per_request_off": off_loop,
                     "writer_process_cpu_us_per_request": statistics.median(writer_cpu["on"]),
                     "writer_cpu_us_per_request": status["writer_cpu_seconds"] / max(status["written"], 1) * 1e6,
+                    # Tail latency over every round's requests: a writer sharing the gateway's interpreter holds
+                    # up the event loop while it holds the GIL.
+                    "latency_ms": {name: tail_ms(values) for name, values in latencies.items()},
                     "dropped": status["dropped"],
                     "rounds": {"rps": rps, "cpu_us": cpu, "loop_cpu_us": loop, "writer_process_cpu_us": writer_cpu},
                 }
@@ -301,6 +311,14 @@ def bench_gateway(
                     f"{result['writer_process_cpu_us_per_request']:3.0f}) thread "
                     f"{result['cpu_us_per_request_thread']:4.0f} off {result['cpu_us_per_request_off']:4.0f} µs, "
                     f"{status['dropped']} dropped",
+                    flush=True,
+                )
+                print(
+                    "     latency p50/p99/p99.9 ms: "
+                    + "  ".join(
+                        f"{name} {t['p50']:.2f}/{t['p99']:.2f}/{t['p99.9']:.2f}"
+                        for name, t in result["latency_ms"].items()
+                    ),
                     flush=True,
                 )
     return results

@@ -52,6 +52,21 @@ class CompiledRule:
     provider: ProviderRuntime
     model: str
     matches_names: Callable[[Sequence[str]], bool]
+    # What analytics record about the rule, worked out once: provider, its type, model, index and the model's
+    # prices (USD per million input and output tokens, None when undeclared).
+    facts: tuple[str, str, str, int, float | None, float | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        provider, price = self.provider, self.provider.prices.get(self.model)
+        facts = (
+            provider.name,
+            provider.type.value,
+            self.model,
+            self.index,
+            price.input_per_m_tok if price else None,
+            price.output_per_m_tok if price else None,
+        )
+        object.__setattr__(self, "facts", facts)
 
     def matches(self, fim: bool, filenames: Sequence[str]) -> bool:
         kind = self.matcher_type
@@ -72,6 +87,8 @@ class WorkspaceRuntime:
     needs_filenames: bool
     # Its secret protection (mode and scanner), with the patterns and values of every SecretPolicy.
     secrets: SecretGuard = field(default_factory=default_guard)
+    # spec.history: what its requests leave in the messages table (full, metadata or off).
+    history: str = "full"
 
     def route(self, fim: bool, filenames: Sequence[str]) -> CompiledRule | None:
         for rule in self.rules:
@@ -176,5 +193,6 @@ def build_registry(
             rules=rules,
             needs_filenames=any(r.matcher_type is not MatcherType.CATCH_ALL and r.pattern for r in rules),
             secrets=guards[key],
+            history=ws.spec.history.value,
         )
     return Registry(MappingProxyType(workspaces), MappingProxyType(providers), state, revision)

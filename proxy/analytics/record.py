@@ -179,6 +179,7 @@ class RequestRecord:
         bytes when they say exactly that (no secret was redacted), so they need not be encoded again."""
         self.registry = registry
         self.workspace = workspace.name
+        self.history = workspace.history
         self.instructions = len(workspace.instructions) if not fim and self.api in _CHAT else 0
         self.rule = rule
         self.body = body
@@ -223,25 +224,11 @@ class RequestRecord:
         status, outcome = self._outcome(failure, stream is not None and not stream[3])
         # An answer was given, whole or in part (a client that left mid-stream saw a 2xx start).
         answered = self.called and (200 <= status < 300 or (status == CLIENT_CLOSED and 200 <= self.status < 300))
-        facts = None
-        if rule is not None:
-            provider = rule.provider
-            price = provider.prices.get(rule.model)
-            facts = (
-                provider.name,
-                provider.type.value,
-                rule.model,
-                rule.index,
-                price.input_per_m_tok if price else None,
-                price.output_per_m_tok if price else None,
-            )
         body, raw = self.body, self.raw
         if raw is None and body is not None:
             raw = dumps(body)  # only when redaction changed the body
-        history = None
-        if self.called and rule is not None and body is not None and self.workspace is not None:
-            resource = self.registry.state.workspaces.get(self.workspace)
-            history = resource.spec.history.value if resource is not None else "full"
+        # No history row for a request that never reached a provider.
+        history = self.history if self.called and body is not None else None
         data = None
         if status >= 400 or (stream is not None and not stream[3]):
             data = b"".join(self.chunks)
@@ -251,7 +238,7 @@ class RequestRecord:
             self.request_id,
             self.workspace or self._named_workspace(),
             self.api.value,
-            facts,
+            rule.facts if rule is not None else None,
             registry.revision,
             registry.state_hash,
             history,
@@ -300,6 +287,11 @@ def cost(tokens: int | None, per_million: float | None) -> float | None:
     return tokens * per_million / 1e6 if tokens is not None and per_million is not None else None
 
 
+# By value, as queued: a dict lookup instead of an enum's constructor.
+_FORMAT_OF_API = {api.value: fmt for api, fmt in _FORMAT.items()}
+_API_FORMAT = {fmt.value: fmt for fmt in ApiFormat}
+
+
 def _json(data: bytes | None) -> Any:
     if data is None:
         return None
@@ -334,11 +326,11 @@ def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
         latency_ms,
         ttft_ms,
     ) = item
-    fmt = _FORMAT[ClientApi(api)]
+    fmt = _FORMAT_OF_API[api]
     body = _json(raw)
     if not isinstance(body, dict):
         body = None
-    provider_fmt = ApiFormat(provider_format) if provider_format is not None else None
+    provider_fmt = _API_FORMAT[provider_format] if provider_format is not None else None
     answer = _json(answer_bytes)
     input_tokens = output_tokens = None
     stop_reason = stream_error = None
