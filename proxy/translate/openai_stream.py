@@ -11,6 +11,10 @@ is built once per stream.
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 from reconciler.models import ApiFormat
 
 from . import stamps
@@ -20,6 +24,32 @@ from .errors import error_event, error_message
 from .events import Encoder, StreamState
 from .outcome import finish_from_openai, openai_usage
 from .sse import SseEvent
+
+
+# The fields of a chunk the decoder reads, decoded by msgspec in C while it skips the rest (id, object, created,
+# model, index, logprobs…): a third of the time of decoding every field into dicts. A chunk of another shape
+# raises ValidationError and is read as plain objects instead, with the same rules.
+class _Delta(msgspec.Struct):
+    content: Any = None
+    refusal: Any = None
+    tool_calls: Any = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+    text: Any = None
+    finish_reason: Any = None
+
+
+class _Chunk(msgspec.Struct):
+    id: Any = None
+    error: Any = None
+    usage: dict[str, Any] | None = None
+    choices: list[_Choice] | None = None
+
+
+_decode_chunk = msgspec.json.Decoder(_Chunk).decode
+_DONE = ("[DONE]", b"[DONE]")  # as text from SseParser.feed, as bytes from the whole-frame path
 
 
 class OpenAIDecoder:
@@ -34,12 +64,55 @@ class OpenAIDecoder:
         self.usage_only = False
 
     def event(self, event: SseEvent) -> None:
+        self.data(event.data)
+
+    def data(self, data: str | bytes) -> None:
+        """One event's data, as text or as the bytes after `data: `."""
         self.usage_only = False
-        data = event.data
-        if data == "[DONE]":
+        if data in _DONE:
             self._state.finished = True
             self._sink.end()
             return
+        try:
+            typed = _decode_chunk(data)
+        except DecodeError:  # an unexpected shape (or no JSON at all): read it as plain objects
+            self._chunk(data)
+            return
+        if typed.error is not None:
+            self._chunk(data)
+            return
+        sink, state = self._sink, self._state
+        if not self._started:
+            self._started = True
+            response_id = typed.id
+            state.response_id = response_id if isinstance(response_id, str) else None
+            sink.start()
+        usage = typed.usage
+        if usage is not None:
+            state.input_tokens = usage.get("prompt_tokens")
+            state.output_tokens = usage.get("completion_tokens")
+        choices = typed.choices
+        if not choices:
+            self.usage_only = usage is not None
+            return
+        choice = choices[0]
+        delta = choice.delta
+        if delta is not None:
+            if content := delta.content:
+                sink.text(content)
+            if refusal := delta.refusal:
+                sink.text(refusal)
+            if calls := delta.tool_calls:
+                self._tool_calls(calls)
+        elif text := choice.text:
+            sink.text(text)
+        reason = choice.finish_reason
+        if reason and state.stop_reason is None:
+            state.stop_reason = finish_from_openai(reason)
+            sink.finish()
+
+    def _chunk(self, data: str | bytes) -> None:
+        """The same reading on the chunk decoded as plain objects, for shapes the typed decoding refuses."""
         try:
             chunk = loads(data)
         except DecodeError:
@@ -61,10 +134,12 @@ class OpenAIDecoder:
             state.input_tokens = usage.get("prompt_tokens")
             state.output_tokens = usage.get("completion_tokens")
         choices = chunk.get("choices")
-        if not choices:
+        if not choices or not isinstance(choices, list):
             self.usage_only = isinstance(usage, dict)
             return
         choice = choices[0]
+        if not isinstance(choice, dict):
+            return  # nothing to read in a choice of another shape
         delta = choice.get("delta")
         if isinstance(delta, dict):
             if content := delta.get("content"):

@@ -57,6 +57,10 @@ class SseParser:
     def feed_frames(self, chunk: bytes) -> list[SseFrame]:
         self._keep_raw = True
         frames: list[SseFrame] = []
+        pieces, chunk = self.data_frames(chunk)
+        for piece in pieces:
+            data = piece[6:] if piece[5:6] == b" " else piece[5:]
+            frames.append(SseFrame(piece + b"\n\n", SseEvent("message", data.decode("utf-8", "replace"), self._id)))
         for line in self._lines(chunk):
             self._frame.append(line)
             if line in _BLANK_LINES:
@@ -66,6 +70,25 @@ class SseParser:
             else:
                 self._line(line)
         return frames
+
+    def data_frames(self, chunk: bytes) -> tuple[list[bytes], bytes]:
+        """The whole one-line `data:` frames `chunk` starts with (each without its blank line), and the rest.
+
+        What providers send is such frames, ended by LF LF: when nothing of an unfinished line or frame is
+        held, they are taken a frame at a time instead of a line at a time, with the same result. From the
+        first frame that is anything else on, the rest goes through the line rules (`feed_frames`).
+        """
+        if not self._between_frames() or b"\r" in chunk:
+            return [], chunk
+        pieces = chunk.split(b"\n\n")
+        pieces.pop()  # what follows the last blank line: not a whole frame
+        taken = 0
+        for count, piece in enumerate(pieces):
+            if not piece.startswith(b"data:") or b"\n" in piece:
+                del pieces[count:]
+                break
+            taken += len(piece) + 2
+        return pieces, chunk[taken:] if taken else chunk
 
     def close(self) -> list[SseEvent]:
         """Events left open by the end of the stream (see the module docstring)."""
@@ -83,6 +106,12 @@ class SseParser:
         frame = SseFrame(b"".join(self._frame), self._dispatch())
         self._frame.clear()
         return [frame]
+
+    def _between_frames(self) -> bool:
+        """Nothing of an unfinished line or frame is held, and the stream's first bytes (a BOM) are behind."""
+        return (
+            self._started and not (self._partial or self._frame or self._data or self._after_cr) and self._event is None
+        )
 
     @property
     def pending(self) -> bool:

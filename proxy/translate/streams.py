@@ -191,6 +191,29 @@ class StreamTranslator:
             if self._state.error is not None:
                 return
 
+    def _forward_openai(self, pieces: list[bytes]) -> list[bytes] | None:
+        """Whole `data:` frames of an OpenAI stream read in turn: None when all of them go out unchanged, else
+        the frames to send (the usage chunk dropped; an unreadable frame replaced by an error, and the rest
+        not sent)."""
+        decoder, state = self._openai, self._state
+        assert decoder is not None
+        kept: list[bytes] | None = None
+        for position, piece in enumerate(pieces):
+            data = piece[6:] if piece[5:6] == b" " else piece[5:]
+            fine = state.error is None
+            decoder.data(data)
+            if fine and state.error is not None and not _is_object(data):
+                self._unreadable = True
+                sent = pieces[:position] if kept is None else kept
+                return [frame + b"\n\n" for frame in sent] + [error_event(self.target, state.error)]
+            if self._drop_usage and decoder.usage_only:
+                if kept is None:
+                    kept = pieces[:position]
+                continue
+            if kept is not None:
+                kept.append(piece)
+        return None if kept is None else [frame + b"\n\n" for frame in kept]
+
     def _forward(self, chunk: bytes, *, final: bool) -> bytes:
         """Same-format streams: complete frames go out unchanged, read on the way for usage. A frame that does
         not parse goes out as an error event instead, since the client could not read it, and ends the stream."""
@@ -211,8 +234,21 @@ class StreamTranslator:
                 out.append(line + b"\n")
             return b"".join(out)
         assert self._events is not None
-        frames = self._sse.close_frames() if final else self._sse.feed_frames(chunk)
         out = []
+        if self._openai is not None and not final:
+            whole = chunk
+            pieces, chunk = self._sse.data_frames(chunk)
+            if pieces:
+                forwarded = self._forward_openai(pieces)
+                if forwarded is None:  # every frame goes out as it came
+                    if not chunk:
+                        return whole
+                    out.append(whole[: len(whole) - len(chunk)])
+                else:
+                    out.extend(forwarded)
+                    if self._unreadable:
+                        return b"".join(out)
+        frames = self._sse.close_frames() if final else self._sse.feed_frames(chunk)
         for frame in frames:
             if frame.event is not None:
                 fine = state.error is None

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.translate.sse import SseEvent, SseParser, encode_event
+from proxy.translate.sse import SseEvent, SseFrame, SseParser, encode_event
 
 
 def parse(*chunks: bytes) -> list[SseEvent]:
@@ -105,3 +105,51 @@ def test_encoded_events_parse_back_whatever_the_cuts(
 def test_encode_event_splits_multi_line_data() -> None:
     assert encode_event("a\nb", "e") == b"event: e\ndata: a\ndata: b\n\n"
     assert encode_event("{}") == b"data: {}\n\n"
+
+
+class _LineByLine(SseParser):
+    """The parser without its whole-frame shortcut: every byte goes through the line rules."""
+
+    def _between_frames(self) -> bool:
+        return False
+
+
+_SSE_PIECES = st.sampled_from(
+    [
+        b"data: ",
+        b"data:",
+        b'{"a": 1}',
+        b"[DONE]",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"\n\n",
+        b": ping",
+        b"event: x",
+        b"id: 7",
+        b"d",
+        b"\xc3\xa9",
+        b"\xef\xbb\xbf",
+    ]
+)
+
+
+@given(st.lists(_SSE_PIECES, max_size=40), st.lists(st.integers(min_value=0, max_value=400), max_size=8))
+def test_whole_frames_taken_at_once_read_as_they_would_line_by_line(pieces: list[bytes], cuts: list[int]) -> None:
+    data = b"data: first\n\n" + b"".join(pieces)
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    bounds = [0, *points, len(data)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    fast, slow = SseParser(), _LineByLine()
+    for chunk in chunks:
+        assert fast.feed_frames(chunk) == slow.feed_frames(chunk)
+    assert fast.close_frames() == slow.close_frames()
+
+
+def test_a_chunk_of_whole_data_frames_is_taken_frame_by_frame() -> None:
+    parser = SseParser()
+    assert parser.feed_frames(b"data: 0\n\n") == [SseFrame(b"data: 0\n\n", SseEvent("message", "0"))]
+    frames = parser.feed_frames(b'data: {"a":1}\n\ndata:[DONE]\n\n: ping\n\ndata: x\n')
+    assert [frame.raw for frame in frames] == [b'data: {"a":1}\n\n', b"data:[DONE]\n\n", b": ping\n\n"]
+    assert [frame.event for frame in frames] == [SseEvent("message", '{"a":1}'), SseEvent("message", "[DONE]"), None]
+    assert parser.close_frames() == [SseFrame(b"data: x\n\n", SseEvent("message", "x"))]

@@ -1,0 +1,103 @@
+"""The shortcuts of an OpenAI stream's pass-through: whole `data:` frames taken at once and chunks decoded into
+typed structs. Whatever the frames and wherever the stream is cut, the client gets the same bytes and analytics
+the same usage, text, stop reason and error as through the line-by-line parser and the plain-objects decoding."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proxy.translate import StreamTranslator
+from proxy.translate import openai_stream as openai_stream_module
+from proxy.translate.codec import DecodeError
+from proxy.translate.sse import SseParser
+from reconciler.models import ApiFormat
+
+OPENAI = ApiFormat.OPENAI
+
+
+class _LineByLine(SseParser):
+    def _between_frames(self) -> bool:
+        return False
+
+
+def _chunk(**fields: object) -> bytes:
+    return b"data: " + json.dumps({"id": "c1", "object": "chat.completion.chunk", **fields}).encode() + b"\n\n"
+
+
+_TEXT = st.text(max_size=12).map(lambda text: _chunk(choices=[{"index": 0, "delta": {"content": text}}]))
+_FRAMES = st.one_of(
+    _TEXT,
+    st.sampled_from(
+        [
+            _chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "length"}]),
+            _chunk(choices=[], usage={"prompt_tokens": 5, "completion_tokens": 7}),
+            _chunk(
+                choices=[{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "t", "function": {"name": "f"}}]}}]
+            ),
+            _chunk(choices=[{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}}]),
+            _chunk(choices=[{"index": 0, "text": "legacy"}]),
+            _chunk(choices=[{"index": 0, "delta": "not an object", "text": "t"}]),
+            _chunk(choices="not a list"),
+            _chunk(choices=[{"index": 0, "delta": {"content": "x"}}, 3]),
+            _chunk(usage=None, choices=[{"delta": {"refusal": "no"}}]),
+            _chunk(error={"message": "overloaded"}),
+            b"data: [1, 2]\n\n",
+            b"data: not json\n\n",
+            b": keep-alive\n\n",
+            b"event: other\ndata: {}\n\n",
+            b'data: {"choices": []}\r\n\r\n',
+            b"data: [DONE]\n\n",
+        ]
+    ),
+)
+
+
+def _run(
+    chunks: list[bytes], *, fast: bool, include_usage: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[object, ...]:
+    with monkeypatch.context() as patch:
+        if not fast:
+            patch.setattr(openai_stream_module, "_decode_chunk", _refuse)
+        translator = StreamTranslator(OPENAI, OPENAI, model="m", include_usage=include_usage, keep_text=True)
+        if not fast:
+            translator._sse = _LineByLine()
+        out = b"".join(translator.feed(chunk) for chunk in chunks) + translator.close()
+    return (out, translator.usage, translator.text, translator.stop_reason, translator.error, translator.complete)
+
+
+def _refuse(data: bytes | str) -> None:
+    raise DecodeError("typed decoding is off")
+
+
+@given(st.lists(_FRAMES, max_size=12), st.lists(st.integers(min_value=0, max_value=3000), max_size=6), st.booleans())
+def test_the_shortcuts_change_nothing_the_client_or_analytics_see(
+    frames: list[bytes], cuts: list[int], include_usage: bool
+) -> None:
+    data = b"".join(frames)
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    chunks = [data[a:b] for a, b in itertools.pairwise([0, *points, len(data)])]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        fast = _run(chunks, fast=True, include_usage=include_usage, monkeypatch=monkeypatch)
+        slow = _run(chunks, fast=False, include_usage=include_usage, monkeypatch=monkeypatch)
+    assert fast == slow
+
+
+def test_a_chunk_of_whole_frames_goes_out_as_the_same_bytes_object() -> None:
+    translator = StreamTranslator(OPENAI, OPENAI, model="m", include_usage=True)
+    translator.feed(_chunk(choices=[{"index": 0, "delta": {"role": "assistant"}}]))
+    chunk = _chunk(choices=[{"index": 0, "delta": {"content": "a"}}]) + _chunk(choices=[{"index": 0, "delta": {}}])
+    assert translator.feed(chunk) is chunk
+
+
+def test_the_usage_chunk_the_client_did_not_ask_for_is_dropped_from_whole_frames() -> None:
+    translator = StreamTranslator(OPENAI, OPENAI, model="m", include_usage=False)
+    text = _chunk(choices=[{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}])
+    usage = _chunk(choices=[], usage={"prompt_tokens": 5, "completion_tokens": 7})
+    assert translator.feed(text) == text
+    assert translator.feed(usage + b"data: [DONE]\n\n") == b"data: [DONE]\n\n"
+    assert (translator.input_tokens, translator.output_tokens, translator.complete) == (5, 7, True)
