@@ -273,25 +273,45 @@ def analytics_section(data: Data) -> list[str]:
         lines.append("")
     if data.get("gateway"):
         lines += [
-            "Recording on and off, 16 connections, rounds alternating (medians):",
+            "Recording off, on (the writer process, the default) and on with the writer as a thread of the gateway "
+            "(`MUXGATE_ANALYTICS_WRITER=thread`), 16 connections, the variants' order rotating each round "
+            "(medians):",
             "",
-            "| body | RPS on | RPS off | cost | CPU µs/request on | off | event loop on | off | writer | dropped |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| body | RPS off | on | cost | thread | cost | CPU µs/request off | on | of it, event loop | "
+            "writer process | thread | dropped |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        lines += [
-            f"| {kind(g['stream'])} | {g['rps_on']:,.0f} | {g['rps_off']:,.0f} | {g['rps_cost_percent']:+.1f} % | "
-            f"{g['cpu_us_per_request_on']:,.0f} | {g['cpu_us_per_request_off']:,.0f} | "
-            f"{g.get('loop_cpu_us_per_request_on', float('nan')):,.0f} | "
-            f"{g.get('loop_cpu_us_per_request_off', float('nan')):,.0f} | "
-            f"{g['writer_cpu_us_per_request']:,.0f} | {g['dropped']} |"
-            for g in data["gateway"]
-        ]
+        for g in data["gateway"]:
+            thread = g.get("rps_thread")
+            lines.append(
+                f"| {kind(g['stream'])} | {g['rps_off']:,.0f} | {g['rps_on']:,.0f} | {g['rps_cost_percent']:+.1f} % | "
+                + (f"{thread:,.0f} | {g['rps_cost_percent_thread']:+.1f} % | " if thread else "– | – | ")
+                + f"{g['cpu_us_per_request_off']:,.0f} | {g['cpu_us_per_request_on']:,.0f} | "
+                f"{g.get('loop_cpu_us_per_request_on', float('nan')):,.0f} | "
+                f"{g.get('writer_process_cpu_us_per_request', float('nan')):,.0f} | "
+                f"{g.get('cpu_us_per_request_thread', float('nan')):,.0f} | {g['dropped']} |"
+            )
         lines += [
             "",
-            "CPU per request of the whole gateway process, of its event loop's thread, and of the writer thread "
-            "alone (what `GET /api/v1/analytics` reports).",
+            "CPU per request: the gateway with its writer process; of it, the event loop's thread and the writer "
+            "process.",
+            "",
         ]
-        lines.append("")
+        tails = [g for g in data["gateway"] if "latency_ms" in g]
+        if tails:
+            lines += [
+                "Latency over every round's requests, p50 / p99 / p99.9 in ms:",
+                "",
+                "| body | off | on (writer process) | on (writer thread) |",
+                "|---|---:|---:|---:|",
+            ]
+            for g in tails:
+                cells = [
+                    f"{t['p50']:.2f} / {t['p99']:.2f} / {t['p99.9']:.2f}"
+                    for t in (g["latency_ms"][name] for name in ("off", "on", "thread"))
+                ]
+                lines.append(f"| {kind(g['stream'])} | " + " | ".join(cells) + " |")
+            lines.append("")
     if data.get("views"):
         v = data["views"]
         lines += [f"Usage views over {v['rows']:,} rows (median of 5):", "", "| query | time |", "|---|---:|"]
