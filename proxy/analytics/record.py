@@ -18,6 +18,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+import msgspec
+
 from proxy.request_info import ClientApi
 from proxy.translate import StreamTranslator, is_streaming, response_stop_reason, response_usage
 from proxy.translate.codec import DecodeError, dumps, loads
@@ -292,6 +294,32 @@ _FORMAT_OF_API = {api.value: fmt for api, fmt in _FORMAT.items()}
 _API_FORMAT = {fmt.value: fmt for fmt in ApiFormat}
 
 
+class _RecordedBody(msgspec.Struct):
+    """The fields of a request body its rows are made of; the rest (tool definitions, options…), often most of
+    a coding assistant's request, is skipped by the decoder without being built. An absent field reads as
+    null, as `dict.get` reads it: the text helpers and `is_streaming` treat both alike."""
+
+    model: Any = None
+    stream: Any = None
+    system: Any = None
+    messages: Any = None
+    prompt: Any = None
+    suffix: Any = None
+
+
+_decode_body = msgspec.json.Decoder(_RecordedBody).decode
+
+
+def _recorded_body(raw: bytes | None) -> dict[str, Any] | None:
+    """Those fields of the body as the dict the text helpers read; None unless the body is an object."""
+    if raw is None:
+        return None
+    try:
+        return msgspec.structs.asdict(_decode_body(raw))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
+
 def _json(data: bytes | None) -> Any:
     if data is None:
         return None
@@ -327,9 +355,7 @@ def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
         ttft_ms,
     ) = item
     fmt = _FORMAT_OF_API[api]
-    body = _json(raw)
-    if not isinstance(body, dict):
-        body = None
+    body = _recorded_body(raw)
     provider_fmt = _API_FORMAT[provider_format] if provider_format is not None else None
     answer = _json(answer_bytes)
     input_tokens = output_tokens = None

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from proxy.analytics import texts
-from proxy.translate import StreamTranslator
+from proxy.analytics.record import _recorded_body
+from proxy.translate import StreamTranslator, is_streaming
 from reconciler.models import ApiFormat
 
 
@@ -101,3 +102,29 @@ def test_prompt_characters_count_text_only(body: dict[str, object], chars: int) 
 
 def test_estimates_round_up() -> None:
     assert [texts.estimate_tokens(n) for n in (0, 1, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3]
+
+
+_BODIES = [
+    {"model": "gpt", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]},
+    {"model": "claude", "system": [{"type": "text", "text": "be brief"}], "messages": [], "stream": True},
+    {"model": "llama", "messages": [{"role": "user", "content": "hi"}]},  # Ollama streams unless told not to
+    {"model": "llama", "prompt": "def f(", "suffix": "):", "stream": False, "options": {"num_ctx": 4096}},
+    {"model": None, "prompt": None, "messages": "not a list"},
+    {},
+]
+
+
+@pytest.mark.parametrize("body", _BODIES)
+@pytest.mark.parametrize("fmt", list(ApiFormat))
+def test_the_fields_rows_are_made_of_read_as_from_the_whole_body(body: dict[str, object], fmt: ApiFormat) -> None:
+    recorded = _recorded_body(json.dumps(body).encode())
+    assert recorded is not None
+    assert recorded.get("model") == body.get("model")
+    assert is_streaming(recorded, fmt) == is_streaming(body, fmt)
+    assert texts.prompt_chars(recorded) == texts.prompt_chars(body)
+    assert texts.conversation(recorded) == texts.conversation(body)
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b"not json", b'"text"', b"\xff\xfe"])
+def test_a_body_that_is_not_an_object_gives_no_fields(raw: bytes) -> None:
+    assert _recorded_body(raw) is None
