@@ -3,13 +3,14 @@
     Gateway.handle ── RequestRecord(api, send, registry, writer)
         │  record.send: adds x-muxgate-request-id, notes the status, the first body byte and the end
         │  record.routed(…) / record.answered(…) / record.streamed(translator): what the gateway knew
-        └─ record.finish() ──▶ a tuple of plain values ──▶ writer queue ──▶ request_rows() in the writer thread
+        └─ record.finish() ──▶ a tuple of plain values and bytes ──▶ writer (process) ──▶ request_rows()
 
-`finish()` reads the usage, prices it, serialises the messages and takes the answer's text from what the request
-path parsed already (microseconds). What it queues holds only strings and numbers: tuples of those are invisible
-to Python's garbage collector, whereas the request's own objects (body, answer, translator, scope), kept alive
-until the writer's next batch, would be promoted to the oldest generation by the thousand every second and make
-full collections frequent.
+`finish()` only gathers (under a microsecond warm): the rule's facts worked out when the registry was built, the
+stream's usage and text its translator kept, the client's body and the provider's JSON answer as the bytes they
+arrived in. `request_rows`, in the writer, parses those bytes for the usage, the stop reason, the history and
+the answer's text. What is queued holds only strings, numbers and bytes: tuples of those are invisible to
+Python's garbage collector, whereas the request's own objects (parsed body, translator, scope) kept alive
+until the writer's next batch would be promoted to the oldest generation by the thousand every second.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ _FORMAT = {
 _WORKSPACE_HEADER = b"x-muxgate-workspace"
 _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
 
-# What `finish()` queues, for the writer thread's `request_rows`: plain values and the bytes the request path had
+# What `finish()` queues, for the writer's `request_rows`: plain values and the bytes the request path had
 # anyway (the client's body, the provider's JSON answer), so nothing is parsed or encoded again on the event loop.
 RequestItem = tuple[
     int,  # ts (µs since the epoch)
@@ -189,7 +190,7 @@ class RequestRecord:
         self.fim = fim
 
     def answered(self, answer: bytes, provider_format: ApiFormat) -> None:
-        """The provider's JSON answer (it parsed), read in the writer thread for its usage and text."""
+        """The provider's JSON answer (it parsed), read by the writer for its usage and text."""
         self.answer = answer
         self.provider_format = provider_format
 
@@ -330,7 +331,7 @@ def _json(data: bytes | None) -> Any:
 
 
 def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
-    """The writer thread's part: the request's row and its history row, from what `RequestRecord.item` queued."""
+    """The writer's part: the request's row and its history row, from what `RequestRecord.item` queued."""
     (
         ts_us,
         request_id,

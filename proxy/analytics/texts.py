@@ -1,6 +1,6 @@
 """What a request said and what it was answered, as text: for the `messages` history and for token estimates.
 
-Where it sits: when a request finishes and in the writer thread, never while the request runs. The answer's text
+Where it sits: in the writer (`record.request_rows`), never while a request runs. The answer's text
 comes from what the request path parsed already: the provider's JSON answer (`answer_text`) or the text a
 stream's translator kept while it ran (`StreamTranslator(keep_text=True)`). `stream_text` reads a stream the
 client received back from its bytes (for the error a broken stream ended with), with the same `TextRecorder`.

@@ -1,15 +1,18 @@
 """The writer: a bounded in-memory queue drained into DuckDB by one thread, in batches.
 
-    event loop ── put(event) ──▶ deque (bounded; full → counted as dropped, warned) ──▶ writer thread
+It runs in the writer process (`writer_process.py`, the default), fed by what the gateway sends through the
+pipe, or in the gateway's own process (`MUXGATE_ANALYTICS_WRITER=thread`), fed by the event loop.
+
+    caller ── put(event) ──▶ deque (bounded; full → counted as dropped, warned) ──▶ writer thread
                                                    every second, or sooner when a batch is full:
                                                    rows() of each event → one INSERT per table (the
                                                    batch as JSON columns), all in one transaction
 
-`put` never blocks and never touches DuckDB, so the event loop cannot wait on the database. A batch that
-fails to write (the disk is full, the file became unwritable) is counted as dropped and warned about, and the
-gateway goes on serving. `flush()` waits until everything queued before it is written; `close()` writes what is
-queued and closes the connection. Queries for the SQL endpoint run on cursors of the same connection, in the
-caller's thread, so the writer keeps writing while they read.
+`put` never blocks and never touches DuckDB, so its caller (the event loop, in the gateway's process) cannot
+wait on the database. A batch that fails to write (the disk is full, the file became unwritable) is counted as
+dropped and warned about, and the gateway goes on serving. `flush()` waits until everything queued before it
+is written; `close()` writes what is queued and closes the connection. Queries for the SQL endpoint run on
+cursors of the same connection, in the caller's thread, so the writer keeps writing while they read.
 """
 
 from __future__ import annotations

@@ -121,6 +121,8 @@ class WriterProcess:
             str(from_child_w),
             "--interval",
             repr(max(interval - SEND_EVERY, SEND_EVERY)),
+            "--capacity",
+            str(capacity),
             "--log-level",
             logging.getLevelName(logging.getLogger("muxgate").getEffectiveLevel()).lower(),
         ]
@@ -370,7 +372,7 @@ def _request_rows(item: Any) -> list[tuple[str, Row]]:
     return request_rows(item)
 
 
-def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float) -> int:
+def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float, capacity: int = DEFAULT_CAPACITY) -> int:
     """The writer process: open the database, then apply what arrives until `close` or the end of the pipe."""
     from .store import open_database, spool_dir
 
@@ -382,7 +384,8 @@ def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float) -> int:
     except AnalyticsError as exc:
         _write_frame(outbox, ("failed", str(exc)))
         return 1
-    writer = Writer(con, expand=_request_rows, interval=interval, capacity=sys.maxsize, spool=spool_dir(data_dir))
+    # Bounded here too: a writer that falls behind drops (and counts) events rather than growing without end.
+    writer = Writer(con, expand=_request_rows, interval=interval, capacity=capacity, spool=spool_dir(data_dir))
 
     def answer(kind: str, ident: int, value: Any) -> None:
         # If the gateway is gone, what it asked no longer matters.
@@ -432,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-fd", type=int, required=True)
     parser.add_argument("--write-fd", type=int, required=True)
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
+    parser.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     # The gateway says when to stop; a Ctrl-C sent to its process group must not cut the last batch short.
@@ -440,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("muxgate").setLevel(args.log_level.upper())
     started = time.monotonic()
-    status = serve(args.data_dir, args.read_fd, args.write_fd, args.interval)
+    status = serve(args.data_dir, args.read_fd, args.write_fd, args.interval, args.capacity)
     log.debug("analytics writer process ran %.1f s", time.monotonic() - started)
     return status
 
