@@ -188,9 +188,15 @@ def _parse(raw: bytes, api: ClientApi) -> dict[str, Any]:
     return body
 
 
-def upstream_headers(provider: ProviderRuntime, scope: Scope) -> dict[str, str]:
-    """Headers for the provider, built from scratch: nothing hop-by-hop or client-specific is forwarded."""
+def upstream_headers(provider: ProviderRuntime, scope: Scope, client: ApiFormat | None = None) -> dict[str, str]:
+    """Headers for the provider, built from scratch: nothing hop-by-hop or client-specific is forwarded.
+
+    `client` is the API the client called. A passthrough key goes in the header the provider expects, with one
+    exception: an Anthropic client that sends `Authorization: Bearer` (its SDK's auth token, such as an OAuth
+    token, which Anthropic reads only there) keeps that header; OpenAI and Ollama clients send every key that way.
+    """
     headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    bearer_token = False
     if provider.auth == "api_key":
         key = provider.api_key
     elif provider.auth == "passthrough":
@@ -198,6 +204,7 @@ def upstream_headers(provider: ProviderRuntime, scope: Scope) -> dict[str, str]:
         bearer = header(scope, b"authorization")
         if key is None and bearer and bearer[:7].lower() == "bearer ":
             key = bearer[7:].strip()
+            bearer_token = client is ApiFormat.ANTHROPIC
     else:
         key = None
     if provider.api_format is ApiFormat.ANTHROPIC:
@@ -205,7 +212,9 @@ def upstream_headers(provider: ProviderRuntime, scope: Scope) -> dict[str, str]:
         beta = header(scope, b"anthropic-beta")
         if beta:
             headers["anthropic-beta"] = beta
-        if key:
+        if key and bearer_token:
+            headers["authorization"] = f"Bearer {key}"
+        elif key:
             headers["x-api-key"] = key
     elif key:
         headers["authorization"] = f"Bearer {key}"
@@ -266,7 +275,7 @@ class _Call:
             response = await client.post(
                 self.url,
                 dumps(self.upstream_body),
-                upstream_headers(provider, self.scope),
+                upstream_headers(provider, self.scope, self.fmt),
                 provider.connect_timeout,
                 provider.read_timeout,
             )

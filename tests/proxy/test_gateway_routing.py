@@ -471,6 +471,14 @@ def with_fake(config: dict[str, Any], fake: FakeProvider) -> dict[str, Any]:
         ),
         (OPENAI_CHAT, "pass-anthropic", {"authorization": f"Bearer {CLIENT_KEY}"}, "x-api-key", CLIENT_KEY),
         (ANTHROPIC, "pass-anthropic", {"x-api-key": CLIENT_KEY}, "x-api-key", CLIENT_KEY),
+        # The Anthropic SDK's auth token (an OAuth token, say) is read by Anthropic from this header only.
+        (
+            ANTHROPIC,
+            "pass-anthropic",
+            {"authorization": f"Bearer {CLIENT_KEY}"},
+            "authorization",
+            f"Bearer {CLIENT_KEY}",
+        ),
         (ANTHROPIC, "pass-openai", {"x-api-key": CLIENT_KEY}, "authorization", f"Bearer {CLIENT_KEY}"),
     ],
 )
