@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.exceptions import HTTPException
 
+from proxy.admin import detail_response
 from proxy.registry import Registry
 from proxy.security import require_reader
 from proxy.statefile import iso_utc
@@ -116,7 +118,13 @@ def describe(revision: str | None, state_hash: str | None) -> str:
     return f"state {short} (not in git)" if short else "an unnamed state"
 
 
-@get(STATUS_PATH, name="reconcile-status", guards=[require_reader], sync_to_thread=False)
+@get(
+    STATUS_PATH,
+    name="reconcile-status",
+    guards=[require_reader],
+    sync_to_thread=False,
+    exception_handlers={HTTPException: detail_response},
+)
 def reconcile_status(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The live reconcile status; 404 on a gateway that was given a registry rather than a directory to watch.
     Guarded like the admin API's other reads (open on a loopback bind, the admin token otherwise)."""

@@ -127,9 +127,13 @@ def test_reads_are_open_on_loopback_and_need_the_token_beyond(app_client: Callab
     exposed = app_client(host="0.0.0.0")  # only a setting: nothing is bound here
     for path in ("/api/v1/workspaces", "/api/v1/workspaces/active", "/api/v1/provider-endpoints", "/api/v1/personas"):
         assert exposed.get(path).status_code == 401, path
+        assert list(exposed.get(path).json()) == ["detail"], path
         token = {"authorization": f"Bearer {token_of(exposed)}"}
         assert exposed.get(path, headers=token).status_code == 200, path
     assert exposed.get("/health").status_code == 200
+    # The reconcile status is a read too, with the admin API's error shape.
+    refused = exposed.get("/api/v1/reconcile/status")
+    assert (refused.status_code, list(refused.json())) == (401, ["detail"])
 
 
 @pytest.mark.parametrize(
