@@ -157,7 +157,8 @@ def test_a_killed_gateway_leaves_no_writer_holding_the_database(start: Callable[
     assert later == [200] * 3
     # Listed under the thread that started it.
     tasks = Path(f"/proc/{server.process.pid}/task")
-    [writer] = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
+    children = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
+    [writer] = [pid for pid in children if b"writer_process" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     pidfd = os.pidfd_open(int(writer))
     try:
         server.process.kill()
