@@ -74,28 +74,59 @@ class OpenAIDecoder:
             self._sink.end()
             return
         try:
-            typed = _decode_chunk(data)
+            chunk = _decode_chunk(data)
         except DecodeError:  # an unexpected shape (or no JSON at all): read it as plain objects
-            self._chunk(data)
+            self._plain(data)
             return
-        if typed.error is not None:
-            self._chunk(data)
+        if chunk.error is not None:
+            self._plain(data)
             return
+        choices = chunk.choices
+        self._read(chunk.id, chunk.usage, bool(choices), choices[0] if choices else None)
+
+    def _plain(self, data: str | bytes) -> None:
+        """The chunk decoded as plain objects, for shapes the typed decoding refuses; read by the same rules."""
+        try:
+            chunk = loads(data)
+        except DecodeError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            self._fail("The provider sent a stream event that is not a JSON object.")
+            return
+        if chunk.get("error") is not None:
+            self._fail(error_message(chunk, 500)[0])
+            return
+        usage = chunk.get("usage")
+        choices = chunk.get("choices")
+        listed = isinstance(choices, list) and bool(choices)
+        first = choices[0] if isinstance(choices, list) and choices else None
+        choice = None
+        if isinstance(first, dict):  # a choice of another shape has nothing to read
+            delta = first.get("delta")
+            choice = _Choice(
+                _Delta(delta.get("content"), delta.get("refusal"), delta.get("tool_calls"))
+                if isinstance(delta, dict)
+                else None,
+                first.get("text"),
+                first.get("finish_reason"),
+            )
+        self._read(chunk.get("id"), usage if isinstance(usage, dict) else None, listed, choice)
+
+    def _read(self, response_id: Any, usage: dict[str, Any] | None, listed: bool, choice: _Choice | None) -> None:
+        """A chunk's id, usage and first choice (`listed`: it has any choice) to the sink and the state."""
         sink, state = self._sink, self._state
         if not self._started:
             self._started = True
-            response_id = typed.id
             state.response_id = response_id if isinstance(response_id, str) else None
             sink.start()
-        usage = typed.usage
         if usage is not None:
             state.input_tokens = usage.get("prompt_tokens")
             state.output_tokens = usage.get("completion_tokens")
-        choices = typed.choices
-        if not choices:
+        if not listed:
             self.usage_only = usage is not None
             return
-        choice = choices[0]
+        if choice is None:
+            return
         delta = choice.delta
         if delta is not None:
             if content := delta.content:
@@ -107,50 +138,6 @@ class OpenAIDecoder:
         elif text := choice.text:
             sink.text(text)
         reason = choice.finish_reason
-        if reason and state.stop_reason is None:
-            state.stop_reason = finish_from_openai(reason)
-            sink.finish()
-
-    def _chunk(self, data: str | bytes) -> None:
-        """The same reading on the chunk decoded as plain objects, for shapes the typed decoding refuses."""
-        try:
-            chunk = loads(data)
-        except DecodeError:
-            chunk = None
-        if not isinstance(chunk, dict):
-            self._fail("The provider sent a stream event that is not a JSON object.")
-            return
-        if chunk.get("error") is not None:
-            self._fail(error_message(chunk, 500)[0])
-            return
-        sink, state = self._sink, self._state
-        if not self._started:
-            self._started = True
-            response_id = chunk.get("id")
-            state.response_id = response_id if isinstance(response_id, str) else None
-            sink.start()
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            state.input_tokens = usage.get("prompt_tokens")
-            state.output_tokens = usage.get("completion_tokens")
-        choices = chunk.get("choices")
-        if not choices or not isinstance(choices, list):
-            self.usage_only = isinstance(usage, dict)
-            return
-        choice = choices[0]
-        if not isinstance(choice, dict):
-            return  # nothing to read in a choice of another shape
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            if content := delta.get("content"):
-                sink.text(content)
-            if refusal := delta.get("refusal"):
-                sink.text(refusal)
-            if calls := delta.get("tool_calls"):
-                self._tool_calls(calls)
-        elif text := choice.get("text"):
-            sink.text(text)
-        reason = choice.get("finish_reason")
         if reason and state.stop_reason is None:
             state.stop_reason = finish_from_openai(reason)
             sink.finish()
