@@ -51,6 +51,8 @@ SEND_EVERY: Final = 0.05
 SEND_BATCH: Final = 1_000
 # How long the writer process may take to open (and migrate) the database before the gateway gives up.
 START_TIMEOUT: Final = 120.0
+# How long a gateway's own read may wait for the writer process's answer.
+QUERY_WAIT: Final = 300.0
 _HEADER = struct.Struct("<Q")
 
 
@@ -329,7 +331,6 @@ class WriterProcess:
             item.done.set()
 
 
-QUERY_WAIT: Final = 300.0
 # Either writer serves the request path, the SQL endpoint and the gateway's own queries the same way.
 EventWriter = Writer | WriterProcess
 
