@@ -8,6 +8,7 @@ of `proxy.analytics.routes` call `sql` and `read`. Closing it writes everything 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,8 +107,12 @@ class Analytics:
 
     def stats(self) -> dict[str, Any]:
         writer = self.writer
+        # Where the writing happens: the writer process, or a thread of the gateway's own.
+        kind, pid = ("process", writer.pid) if isinstance(writer, WriterProcess) else ("thread", os.getpid())
         return {
             "database": str(self.data_dir.resolve() / "muxgate.duckdb"),
+            "writer": kind,
+            "writer_pid": pid,
             "queued": writer.queued,
             "written": writer.written,
             "dropped": writer.dropped,

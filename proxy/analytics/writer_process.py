@@ -173,6 +173,10 @@ class WriterProcess:
         return True
 
     @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
     def dropped(self) -> int:
         return self._dropped_full + int(self._counters["dropped"])
 

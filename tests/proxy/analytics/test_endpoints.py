@@ -3,6 +3,7 @@ CodeGate's token-usage, alerts, alerts-summary and messages of a workspace."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -163,3 +164,5 @@ def test_the_writer_status_is_served(gateway: Analysed) -> None:
     assert status["database"].endswith("muxgate.duckdb")
     assert status["dropped"] == 0
     assert status["written"] > 0
+    assert status["writer"] == "process"
+    assert b"proxy.analytics.writer_process" in Path(f"/proc/{status['writer_pid']}/cmdline").read_bytes()
