@@ -96,11 +96,11 @@ def analysed(
     _session_gateways: _Gateways,
     fake: Any,
     http: httpx.Client,
-) -> Iterator[Callable[[Config], Analysed]]:
-    """`analysed(config)` serves `config` (providers priced, pointing at the fake) with analytics on."""
+) -> Iterator[Callable[..., Analysed]]:
+    """`analysed(config, **settings)` serves `config` (providers priced, pointing at the fake) with analytics on."""
 
-    def serve(config: Config) -> Analysed:
-        server = _session_gateways.get(SETTINGS)
+    def serve(config: Config, **settings: Any) -> Analysed:
+        server = _session_gateways.get({**SETTINGS, **settings})
         full = {**config, "providers": {**priced_providers(fake.url), **config.get("providers", {})}}
         server.apply(registry_for(config_dir(full)))
         return Analysed(server.url, server, http)

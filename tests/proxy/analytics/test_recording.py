@@ -48,6 +48,18 @@ def test_every_answer_carries_a_distinct_request_id_that_names_its_row(analysed:
     assert {r["request_id"] for r in rows} == ids
 
 
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_either_writer_records_the_request_with_its_usage_and_cost(analysed: Any, writer: str) -> None:
+    gateway: Analysed = analysed({"workspaces": WORKSPACES}, analytics_writer=writer)
+    request_id = rid(chat(gateway))
+    row = gateway.row(request_id)
+    assert (row["status"], row["outcome"], row["usage_source"]) == (200, "ok", "provider")
+    assert row["input_tokens"] > 0
+    assert row["output_cost"] > 0
+    status = gateway.http.get(f"{gateway.url}/api/v1/analytics").json()
+    assert (status["writer"], status["dropped"]) == (writer, 0)
+
+
 @pytest.mark.parametrize(
     ("send", "behaviour", "status", "outcome", "error"),
     [
