@@ -54,12 +54,22 @@ START_TIMEOUT: Final = 120.0
 # How long a gateway's own read may wait for the writer process's answer.
 QUERY_WAIT: Final = 300.0
 _HEADER = struct.Struct("<Q")
+# What pickling raises for an object it cannot carry.
+_UNPICKLABLE = (pickle.PicklingError, TypeError, AttributeError)
 
 
 def _write_frame(stream: IO[bytes], message: Any) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except _UNPICKLABLE:
+        return False
+    return True
 
 
 def _read_frame(stream: IO[bytes]) -> Any:
@@ -278,15 +288,39 @@ class WriterProcess:
             events = [queue.popleft() for _ in range(len(queue))]
             try:
                 if events:
-                    _write_frame(self._out, ("events", events))
+                    self._send_events(events)
                 for request in requests:
-                    _write_frame(self._out, request)
+                    self._send_request(request)
             except (OSError, ValueError) as exc:
                 self._lost(f"the pipe to it broke: {exc}", len(events))
                 return
             if stop:
                 self._out.close()
                 return
+
+    def _send_events(self, events: list[Item]) -> None:
+        try:
+            _write_frame(self._out, ("events", events))
+        except _UNPICKLABLE:
+            # Nothing was written: the batch goes again without the events that cannot cross the pipe.
+            kept = [event for event in events if _picklable(event)]
+            self._dropped_full += len(events) - len(kept)
+            log.exception(
+                "%d analytics events could not be sent to the writer process; they are dropped.",
+                len(events) - len(kept),
+            )
+            if kept:
+                _write_frame(self._out, ("events", kept))
+
+    def _send_request(self, request: tuple[Any, ...]) -> None:
+        try:
+            _write_frame(self._out, request)
+        except _UNPICKLABLE as exc:
+            with self._pending_lock:
+                pending = self._pending.pop(request[1], None)
+            if pending is not None:
+                pending.error = RuntimeError(f"The request could not be sent to the analytics writer process: {exc}")
+                pending.done.set()
 
     def _read_loop(self) -> None:
         while True:

@@ -90,3 +90,20 @@ def test_the_gateway_goes_on_when_the_writer_process_dies(
     with pytest.raises(RuntimeError, match="gone"):
         process.read("SELECT 1")
     assert process.flush(1)
+
+
+def test_an_event_that_cannot_cross_the_pipe_is_dropped_alone(
+    process: WriterProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="muxgate.analytics"):
+        process.put(alert(1))
+        process.put(AlertEvent(workspace="w", trigger_type="t", category="info", detail=lambda: None))  # type: ignore[arg-type]
+        process.put(alert(2))
+        assert process.flush(5)
+    assert process.read("SELECT detail FROM alerts ORDER BY detail") == [("alert 1",), ("alert 2",)]
+    assert process.dropped == 1
+    assert any("could not be sent to the writer process" in m for m in caplog.messages)
+    # A query whose check cannot cross the pipe fails alone, and the next one is answered.
+    with pytest.raises(RuntimeError, match="could not be sent"):
+        process.query("SELECT 1", max_rows=1, timeout=5, check=lambda cursor, sql: None)
+    assert process.read("SELECT count(*) FROM alerts") == [(2,)]
