@@ -352,6 +352,9 @@ class WriterProcess:
             pending.done.set()
 
     def _lost(self, why: str, events: int) -> None:
+        if self._gone is not None:  # the reader and the sender can both find out; the first one says so
+            self._dropped_full += events
+            return
         self._gone = why
         self._last_error = f"The analytics writer process is gone: {why}."
         self._dropped_full += events + len(self._queue)
