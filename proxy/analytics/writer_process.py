@@ -407,11 +407,20 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _request_rows(item: Any) -> list[tuple[str, Row]]:
-    # Imported on first use: the request path's modules load while the gateway finishes starting.
-    from .record import request_rows
+class _RequestRows:
+    """`record.request_rows`, imported on first use: the request path's modules (pydantic among them) load while
+    the gateway finishes starting, not before the writer process says it is ready."""
 
-    return request_rows(item)
+    def __init__(self) -> None:
+        self._rows: Callable[[Any], list[tuple[str, Row]]] | None = None
+
+    def __call__(self, item: Any) -> list[tuple[str, Row]]:
+        rows = self._rows
+        if rows is None:
+            from .record import request_rows
+
+            rows = self._rows = request_rows
+        return rows(item)
 
 
 def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float, capacity: int = DEFAULT_CAPACITY) -> int:
@@ -427,7 +436,7 @@ def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float, capacity
         _write_frame(outbox, ("failed", str(exc)))
         return 1
     # Bounded here too: a writer that falls behind drops (and counts) events rather than growing without end.
-    writer = Writer(con, expand=_request_rows, interval=interval, capacity=capacity, spool=spool_dir(data_dir))
+    writer = Writer(con, expand=_RequestRows(), interval=interval, capacity=capacity, spool=spool_dir(data_dir))
 
     def answer(kind: str, ident: int, value: Any) -> None:
         # If the gateway is gone, what it asked no longer matters.
