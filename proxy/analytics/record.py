@@ -358,17 +358,28 @@ def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
     fmt = _FORMAT_OF_API[api]
     body = _recorded_body(raw)
     provider_fmt = _API_FORMAT[provider_format] if provider_format is not None else None
-    answer = _json(answer_bytes)
     input_tokens = output_tokens = None
     stop_reason = stream_error = None
     complete = True
+    # The answer's text: what the stream's translator kept, or the provider's JSON answer's. Both were read
+    # before secrets were restored, so they have the placeholders history keeps.
+    answer_text: str | None = None
     if stream is not None:
-        input_tokens, output_tokens, stop_reason, complete, stream_error, _ = stream
-    elif isinstance(answer, dict) and provider_fmt is not None:
-        usage = response_usage(answer, provider_fmt)
-        if usage is not None:
-            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
-        stop_reason = response_stop_reason(answer, provider_fmt)
+        input_tokens, output_tokens, stop_reason, complete, stream_error, answer_text = stream
+    elif answer_bytes is not None and provider_fmt is not None:
+        read = texts.openai_answer(answer_bytes) if provider_fmt is ApiFormat.OPENAI else None
+        if read is None:  # another format, or a shape the typed reading does not take
+            answer = _json(answer_bytes)
+            if isinstance(answer, dict):
+                read = (
+                    response_usage(answer, provider_fmt),
+                    response_stop_reason(answer, provider_fmt),
+                    texts.answer_text(provider_fmt, answer),
+                )
+        if read is not None:
+            usage, stop_reason, answer_text = read
+            if usage is not None:
+                input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
 
     error = None
     if status >= 400:
@@ -410,14 +421,7 @@ def request_rows(item: RequestItem) -> list[tuple[str, Row]]:
             texts.to_json(messages) if full else None,
             None,
         )
-    # The answer's text: what the stream's translator kept, or the provider's JSON answer. Both were read before
-    # secrets were restored, so they have the placeholders history keeps.
-    text = ""
-    if estimate_output or want_answer:
-        if stream is not None:
-            text = stream[5]
-        elif provider_fmt is not None:
-            text = texts.answer_text(provider_fmt, answer)
+    text = answer_text or ""
     price_in = facts[4] if facts is not None else None
     price_out = facts[5] if facts is not None else None
     if estimate_output:

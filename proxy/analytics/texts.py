@@ -22,6 +22,7 @@ from proxy.translate.events import StreamState, TextRecorder
 from proxy.translate.ndjson import NdjsonParser
 from proxy.translate.ollama_stream import OllamaDecoder
 from proxy.translate.openai_stream import OpenAIDecoder
+from proxy.translate.outcome import Usage, finish_from_openai, token_count
 from proxy.translate.sse import SseParser
 from reconciler.models import ApiFormat
 
@@ -255,6 +256,69 @@ def answer_text(fmt: ApiFormat, body: Any) -> str:
         elif isinstance(choice.get("text"), str):
             parts.append(choice["text"])
     return "".join(parts).strip("\n")
+
+
+class _AnswerFunction(msgspec.Struct):
+    name: Any = None
+    arguments: Any = msgspec.UNSET
+
+
+class _AnswerToolCall(msgspec.Struct):
+    function: _AnswerFunction | None = None
+
+
+class _AnswerMessage(msgspec.Struct):
+    content: Any = None
+    tool_calls: list[_AnswerToolCall] | None = None
+
+
+class _AnswerChoice(msgspec.Struct):
+    message: _AnswerMessage | None = None
+    text: Any = None
+    finish_reason: Any = None
+
+
+class _AnswerUsage(msgspec.Struct):
+    prompt_tokens: Any = None
+    completion_tokens: Any = None
+
+
+class _OpenAIAnswer(msgspec.Struct):
+    usage: _AnswerUsage | None = None
+    choices: list[_AnswerChoice] | None = None
+
+
+_decode_openai_answer = msgspec.json.Decoder(_OpenAIAnswer).decode
+
+
+def openai_answer(raw: bytes) -> tuple[Usage | None, str | None, str] | None:
+    """An OpenAI JSON answer's usage, stop reason and text (as `response_usage`, `response_stop_reason` and
+    `answer_text` read them) from one typed decoding that skips every other field; None for any other shape,
+    which those functions then read from the decoded objects."""
+    try:
+        answer = _decode_openai_answer(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    usage = answer.usage
+    read_usage = (
+        None if usage is None else Usage(token_count(usage.prompt_tokens), token_count(usage.completion_tokens))
+    )
+    choice = answer.choices[0] if answer.choices else None
+    if choice is None:
+        return read_usage, None, ""
+    reason = choice.finish_reason
+    stop = finish_from_openai(reason) if isinstance(reason, str) else None
+    message = choice.message
+    if message is not None:
+        parts = [plain_text(message.content)]
+        for call in message.tool_calls or ():
+            function = call.function or _AnswerFunction()
+            arguments = "" if function.arguments is msgspec.UNSET else function.arguments
+            parts.append(f"\n[tool call {function.name}] {arguments}")
+        text = "".join(parts).strip("\n")
+    else:
+        text = choice.text.strip("\n") if isinstance(choice.text, str) else ""
+    return read_usage, stop, text
 
 
 def error_text(data: bytes) -> str | None:

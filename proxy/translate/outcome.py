@@ -53,31 +53,34 @@ class Usage:
     output_tokens: int | None
 
 
-def _int(value: Any) -> int | None:
+def token_count(value: Any) -> int | None:
+    """A count of tokens as a provider reported it: an integer, or None for anything else."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def anthropic_input_tokens(usage: JsonDict) -> int | None:
     """Anthropic counts cached prompt tokens apart from `input_tokens`; the prompt is their sum."""
-    base = _int(usage.get("input_tokens"))
+    base = token_count(usage.get("input_tokens"))
     if base is None:
         return None
     return (
-        base + (_int(usage.get("cache_creation_input_tokens")) or 0) + (_int(usage.get("cache_read_input_tokens")) or 0)
+        base
+        + (token_count(usage.get("cache_creation_input_tokens")) or 0)
+        + (token_count(usage.get("cache_read_input_tokens")) or 0)
     )
 
 
 def response_usage(body: JsonDict, fmt: ApiFormat) -> Usage | None:
     """The usage a provider reported in a non-streaming answer of format `fmt`, or None."""
     if fmt is ApiFormat.OLLAMA:
-        prompt, output = _int(body.get("prompt_eval_count")), _int(body.get("eval_count"))
+        prompt, output = token_count(body.get("prompt_eval_count")), token_count(body.get("eval_count"))
         return None if prompt is None and output is None else Usage(prompt, output)
     usage = body.get("usage")
     if not isinstance(usage, dict):
         return None
     if fmt is ApiFormat.ANTHROPIC:
-        return Usage(anthropic_input_tokens(usage), _int(usage.get("output_tokens")))
-    return Usage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")))
+        return Usage(anthropic_input_tokens(usage), token_count(usage.get("output_tokens")))
+    return Usage(token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens")))
 
 
 def response_stop_reason(body: JsonDict, fmt: ApiFormat) -> str | None:

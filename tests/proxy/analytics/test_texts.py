@@ -9,7 +9,7 @@ import pytest
 
 from proxy.analytics import texts
 from proxy.analytics.record import _recorded_body
-from proxy.translate import StreamTranslator, is_streaming
+from proxy.translate import StreamTranslator, is_streaming, response_stop_reason, response_usage
 from reconciler.models import ApiFormat
 
 
@@ -128,3 +128,43 @@ def test_the_fields_rows_are_made_of_read_as_from_the_whole_body(body: dict[str,
 @pytest.mark.parametrize("raw", [b"[1, 2]", b"not json", b'"text"', b"\xff\xfe"])
 def test_a_body_that_is_not_an_object_gives_no_fields(raw: bytes) -> None:
     assert _recorded_body(raw) is None
+
+
+def _answer(**fields: object) -> dict[str, object]:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m", **fields}
+
+
+_CALL = {"id": "c", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}
+_OPENAI_ANSWERS = [
+    _answer(
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "hi\n"}, "finish_reason": "stop"}],
+        usage={"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    ),
+    _answer(choices=[{"message": {"content": None, "tool_calls": [_CALL]}, "finish_reason": "function_call"}]),
+    _answer(choices=[{"message": {"content": [{"type": "text", "text": "a"}, {"type": "image"}]}}]),
+    _answer(choices=[{"message": {"tool_calls": [{"function": {"name": "f"}}, {"id": "no function"}]}}]),
+    _answer(choices=[{"text": "\nlegacy completion", "finish_reason": "length"}], usage={"prompt_tokens": True}),
+    _answer(choices=[], usage={"prompt_tokens": 3.5, "completion_tokens": 4}),
+    _answer(choices=[{"message": "not an object", "text": "t"}]),
+    _answer(choices="not a list", usage="not an object"),
+    _answer(choices=[3]),
+    _answer(),
+]
+
+
+@pytest.mark.parametrize("answer", _OPENAI_ANSWERS)
+def test_the_typed_reading_of_an_openai_answer_agrees_with_the_plain_one(answer: dict[str, object]) -> None:
+    raw = json.dumps(answer).encode()
+    plain = (
+        response_usage(answer, ApiFormat.OPENAI),
+        response_stop_reason(answer, ApiFormat.OPENAI),
+        texts.answer_text(ApiFormat.OPENAI, answer),
+    )
+    typed = texts.openai_answer(raw)
+    assert typed is None or typed == plain
+
+
+def test_the_typed_reading_takes_the_usual_answers_and_leaves_odd_shapes() -> None:
+    taken = [texts.openai_answer(json.dumps(answer).encode()) is not None for answer in _OPENAI_ANSWERS]
+    assert taken == [True, True, True, True, True, True, False, False, False, True]
+    assert texts.openai_answer(b"not json") is None
