@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .writer_process import EventWriter
 
 REQUEST_ID_HEADER = b"x-muxgate-request-id"
-# A longer answer is kept for history up to this size; token estimates then undercount it.
+# What a client received is kept up to this size, to read an error answer or a stream's last error from it.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 CLIENT_CLOSED = 499  # the status nginx made common for "the client closed the request"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from proxy.analytics import writer_process
 from proxy.analytics.events import AlertEvent, RevisionEvent
 from proxy.analytics.sql_safety import ForbiddenStatement, check_query
 from proxy.analytics.store import AnalyticsError, database_path, open_database
@@ -107,3 +108,9 @@ def test_an_event_that_cannot_cross_the_pipe_is_dropped_alone(
     with pytest.raises(RuntimeError, match="could not be sent"):
         process.query("SELECT 1", max_rows=1, timeout=5, check=lambda cursor, sql: None)
     assert process.read("SELECT count(*) FROM alerts") == [(2,)]
+
+
+def test_a_writer_process_that_never_gets_ready_is_given_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_process, "_CHILD_MODULE", "tests.support.silent_child")
+    with pytest.raises(AnalyticsError, match=r"did not start within 0\.5 s"):
+        WriterProcess(tmp_path, start_timeout=0.5)
