@@ -106,3 +106,40 @@ async def test_errors_of_the_work_reach_the_caller() -> None:
 
     with pytest.raises(ValueError, match="broken"):
         await cancel_on_disconnect(work(), client.receive)
+
+
+@pytest.mark.anyio
+async def test_no_watcher_listens_to_a_request_answered_before_the_delay() -> None:
+    listened: list[str] = []
+
+    async def receive() -> HTTPDisconnectEvent:
+        listened.append("receive")
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+
+    assert await cancel_on_disconnect(work(), receive, watch_after=10) is False
+    await asyncio.sleep(0.01)
+    assert listened == []
+
+
+@pytest.mark.anyio
+async def test_a_client_that_left_before_the_delay_is_noticed_when_it_ends() -> None:
+    client = Client()
+    client.leave()
+    cancelled = asyncio.Event()
+
+    async def work() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await asyncio.wait_for(cancel_on_disconnect(work(), client.receive, watch_after=0.05), 5) is True
+    assert cancelled.is_set()
+    assert loop.time() - started >= 0.05
