@@ -49,6 +49,30 @@ _FORMAT = {
     ClientApi.OLLAMA_GENERATE: ApiFormat.OLLAMA,
 }
 _WORKSPACE_HEADER = b"x-muxgate-workspace"
+
+
+class RequestIds:
+    """Random request ids (32 hex digits), read from the operating system's random source a block at a time.
+
+    One `os.urandom` call per request cost the event loop 12-20 us with the writer process's threads running
+    (against 0.4 us without; measured in the gateway's process): a block of `batch` ids costs one call.
+    """
+
+    def __init__(self, batch: int = 256) -> None:
+        self._batch = batch
+        self._hex = ""
+        self._at = 0
+
+    def next(self) -> str:
+        at = self._at
+        if at >= len(self._hex):
+            self._hex = os.urandom(16 * self._batch).hex()
+            at = 0
+        self._at = at + 32
+        return self._hex[at : at + 32]
+
+
+_request_ids = RequestIds()
 _CHAT = frozenset({ClientApi.OPENAI_CHAT, ClientApi.ANTHROPIC_MESSAGES, ClientApi.OLLAMA_CHAT})
 
 # What `finish()` queues, for the writer's `request_rows`: plain values and the bytes the request path had
@@ -120,7 +144,7 @@ class RequestRecord:
         scope: Any = None,
         active_workspace: str | None = None,
     ) -> None:
-        self.request_id = os.urandom(16).hex()
+        self.request_id = _request_ids.next()
         self.ts_us = time.time_ns() // 1000
         self.started = time.perf_counter()
         self.api = api
