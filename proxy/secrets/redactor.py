@@ -19,7 +19,7 @@ from typing import Any
 from .alerts import MASK, SecretAlert, masked_context, now
 from .placeholders import FORMS, Issuer, placeholder
 from .scanner import PLACEHOLDER, Finding, Scanner
-from .tree import WALKED, rewrite_strings
+from .tree import rewrite_strings
 
 
 @dataclass
@@ -38,27 +38,30 @@ class Redaction:
 
 def redact(body: dict[str, Any], scanner: Scanner, *, workspace: str, replace: bool = True) -> Redaction:
     """Scan `body`; with `replace`, return a copy in which each secret is its placeholder."""
-    findings: dict[str, list[Finding]] = {}
+    findings: dict[str, list[Finding]] = {}  # only texts that hold a secret
     taken: set[str] = set()
 
     texts: list[str] = []
     _collect(body, texts)
+    scan = scanner.scan
     for text in texts:
-        if text not in findings:
-            found = scanner.scan(text)
-            findings[text] = [f for f in found if f.rule != PLACEHOLDER]
+        found = scan(text)
+        if not found or text in findings:
+            continue
+        secrets = [f for f in found if f.rule != PLACEHOLDER]
+        if len(secrets) < len(found):
             for f in found:
                 if f.rule == PLACEHOLDER and (form := FORMS.match(text, f.start)) is not None:
                     taken.add(form.group("id").lower())
-    if not any(findings.values()):
+        if secrets:
+            findings[text] = secrets
+    if not findings:
         return Redaction(body)
     issuer = Issuer(taken)
     alerts: list[SecretAlert] = []
     alerted: set[tuple[str, str]] = set()
     when = now()
     for text, found in findings.items():
-        if not found:
-            continue
         ids = [issuer.id_for(text[f.start : f.end]) for f in found]
         masks = [placeholder(i) if replace else MASK for i in ids]
         for finding, secret_id in zip(found, ids, strict=True):
@@ -119,18 +122,29 @@ def _walk(node: Any, visit: Callable[[str], str]) -> Any:
 
 def _collect(node: Any, out: list[str]) -> None:
     """The strings `_walk` would visit, in order, without building anything: most bodies hold no secret, and
-    finding that out is all the work they need."""
-    if isinstance(node, str):
-        if not _data_url(node):
-            out.append(node)
-    elif isinstance(node, dict):
+    finding that out is all the work they need. It runs for every request, so `_binary` and `_data_url` are
+    written out here and strings are taken without a call each."""
+    if isinstance(node, dict):
         for key, value in node.items():
-            if isinstance(value, WALKED) and not _binary(node, key):
+            if key == "images" or (key == "data" and (node.get("type") == "base64" or "format" in node)):
+                continue
+            if isinstance(value, str):
+                if not (value.startswith("data:") and ";base64," in value[:100]):
+                    out.append(value)
+            elif isinstance(value, _CONTAINERS):
                 _collect(value, out)
     elif isinstance(node, list):
         for value in node:
-            if isinstance(value, WALKED):
+            if isinstance(value, str):
+                if not (value.startswith("data:") and ";base64," in value[:100]):
+                    out.append(value)
+            elif isinstance(value, _CONTAINERS):
                 _collect(value, out)
+    elif isinstance(node, str) and not _data_url(node):
+        out.append(node)
+
+
+_CONTAINERS = (dict, list)
 
 
 def conceal(text: str, values: Mapping[str, str]) -> str:

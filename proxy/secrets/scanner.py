@@ -27,6 +27,10 @@ PLACEHOLDER: Final = PLACEHOLDER_RULE.id
 # values that short are ignored (policy.MIN_VALUE_LENGTH): a shorter text ("user", a model name) is not scanned
 # unless the scanner has declared patterns, which may match anything.
 SHORTEST_SECRET: Final = 8
+# Texts up to this long are first searched once for any prefilter: most of a request's short strings hold
+# none, and one search of the alternation costs less than looking for each anchor in turn (0.2-0.4 us against
+# 1-2 us for a sentence). In longer texts that search would find a hit early anyway and then cost extra.
+GATED_LENGTH: Final = 512
 
 
 class Finding(NamedTuple):
@@ -84,6 +88,7 @@ class Scanner:
             for anchor, table in tables.items()
         }
         self._prefilters = _prefilters(by_prefix, anchors)
+        self._gate = re.compile("|".join(prefilter.pattern for _, prefilter in self._prefilters))
         ordered = sorted(self.values, key=lambda v: -len(v.value))
         self._value_of = {v.value: (f"value:{i}", f"declared secret ({v.source})") for i, v in enumerate(ordered)}
         self._values = re.compile("|".join(re.escape(v.value) for v in ordered)) if ordered else None
@@ -96,7 +101,10 @@ class Scanner:
             return []
         found: list[Finding] = []
         candidates = self._candidates
-        for anchor, prefilter in self._prefilters:
+        prefilters = self._prefilters
+        if len(text) <= GATED_LENGTH and self._gate.search(text) is None:
+            prefilters = ()
+        for anchor, prefilter in prefilters:
             # Each prefilter starts with its anchor character: where that is absent, one substring search
             # (in C) replaces a pass of the regex engine. Most of a request's strings lack most anchors.
             if anchor not in text:

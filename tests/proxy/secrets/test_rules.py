@@ -6,8 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.secrets import BUILTIN_RULES, Scanner, builtin_scanner
+from proxy.secrets import scanner as scanner_module
 from proxy.secrets.checks import base62_checksum, entropy, jwt_header
 from proxy.secrets.scanner import SHORTEST_SECRET
 
@@ -146,3 +149,17 @@ def test_real_code_with_a_key_pasted_in_finds_exactly_it() -> None:
     text = code[:middle] + "\nANTHROPIC_API_KEY = '" + sample.secret + "'\n" + code[middle:]
     found = builtin_scanner().scan(text)
     assert [text[f.start : f.end] for f in found] == [sample.secret]
+
+
+_PIECES = [s.text for s in SAMPLES + more_assignments()] + ["hello ", "-", "_", ":", "//", "=", " ", "\n", "k", "h"]
+
+
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=12), max_size=8), st.integers(0, 40))
+@settings(max_examples=300, deadline=None)
+def test_the_gate_for_short_texts_finds_what_the_full_passes_find(parts: list[str], cut: int) -> None:
+    text = "".join(parts)[cut:][: scanner_module.GATED_LENGTH]
+    scanner = builtin_scanner()
+    gated = scanner.scan(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scanner_module, "GATED_LENGTH", -1)
+        assert scanner.scan(text) == gated
