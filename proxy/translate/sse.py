@@ -78,6 +78,12 @@ class SseParser:
         held, they are taken a frame at a time instead of a line at a time, with the same result. From the
         first frame that is anything else on, the rest goes through the line rules (`feed_frames`).
         """
+        if not self._started:
+            # A stream's first bytes may be a BOM, which the line rules drop; a first byte that cannot start
+            # one means there is none (a whole short answer often comes as one chunk: it is taken here too).
+            if self._partial or not chunk or chunk[0] == _BOM[0]:
+                return [], chunk
+            self._started = True
         if not self._between_frames() or b"\r" in chunk:
             return [], chunk
         pieces = chunk.split(b"\n\n")

@@ -110,8 +110,8 @@ def test_encode_event_splits_multi_line_data() -> None:
 class _LineByLine(SseParser):
     """The parser without its whole-frame shortcut: every byte goes through the line rules."""
 
-    def _between_frames(self) -> bool:
-        return False
+    def data_frames(self, chunk: bytes) -> tuple[list[bytes], bytes]:
+        return [], chunk
 
 
 _SSE_PIECES = st.sampled_from(
@@ -134,9 +134,15 @@ _SSE_PIECES = st.sampled_from(
 )
 
 
-@given(st.lists(_SSE_PIECES, max_size=40), st.lists(st.integers(min_value=0, max_value=400), max_size=8))
-def test_whole_frames_taken_at_once_read_as_they_would_line_by_line(pieces: list[bytes], cuts: list[int]) -> None:
-    data = b"data: first\n\n" + b"".join(pieces)
+@given(
+    st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef", b"data: first\n\n", b"\xef\xbb\xbfdata: first\n\n"]),
+    st.lists(_SSE_PIECES, max_size=40),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+)
+def test_whole_frames_taken_at_once_read_as_they_would_line_by_line(
+    start: bytes, pieces: list[bytes], cuts: list[int]
+) -> None:
+    data = start + b"".join(pieces)
     points = sorted({cut % (len(data) + 1) for cut in cuts})
     bounds = [0, *points, len(data)]
     chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
@@ -147,6 +153,10 @@ def test_whole_frames_taken_at_once_read_as_they_would_line_by_line(pieces: list
 
 
 def test_a_chunk_of_whole_data_frames_is_taken_frame_by_frame() -> None:
+    parser = SseParser()
+    # The stream's first chunk too, when it cannot start with a BOM.
+    assert parser.data_frames(b"data: 0\n\n") == ([b"data: 0"], b"")
+    assert SseParser().data_frames(b"\xef\xbb\xbfdata: 0\n\n") == ([], b"\xef\xbb\xbfdata: 0\n\n")
     parser = SseParser()
     assert parser.feed_frames(b"data: 0\n\n") == [SseFrame(b"data: 0\n\n", SseEvent("message", "0"))]
     frames = parser.feed_frames(b'data: {"a":1}\n\ndata:[DONE]\n\n: ping\n\ndata: x\n')

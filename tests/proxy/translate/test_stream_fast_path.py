@@ -94,6 +94,14 @@ def test_a_chunk_of_whole_frames_goes_out_as_the_same_bytes_object() -> None:
     assert translator.feed(chunk) is chunk
 
 
+def test_a_whole_stream_in_its_first_chunk_goes_out_as_the_same_bytes_object() -> None:
+    translator = StreamTranslator(OPENAI, OPENAI, model="m", include_usage=True)
+    chunk = _chunk(choices=[{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]) + b"data: [DONE]\n\n"
+    assert translator.feed(chunk) is chunk
+    assert translator.close() == b""
+    assert translator.complete
+
+
 def test_the_usage_chunk_the_client_did_not_ask_for_is_dropped_from_whole_frames() -> None:
     translator = StreamTranslator(OPENAI, OPENAI, model="m", include_usage=False)
     text = _chunk(choices=[{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}])
