@@ -15,6 +15,9 @@ from typing import Any
 from reconciler import cli as reconcile_cli
 from reconciler.render import render_text
 
+# Objects allocated and not yet freed before the cyclic collector looks at the youngest generation (see serve).
+YOUNG_GC_THRESHOLD = 10_000
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = reconcile_cli._Parser(prog="muxgate", description="Muxgate, a GitOps-managed LLM gateway.")
@@ -146,6 +149,11 @@ def serve(args: argparse.Namespace) -> int:
     # requests under load) to find nothing.
     gc.collect()
     gc.freeze()
+    # The youngest generation's count is objects allocated and not yet freed. With 16 requests in flight their
+    # live objects alone passed Python's default threshold of 700: a collection every ~25 requests that found
+    # nothing to free, 6.5 us of CPU a request (measured under load). Garbage in cycles still gets collected
+    # once this much of it piles up.
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     config = uvicorn.Config(
         app,
         # httptools parses HTTP/1.1 in C; uvicorn's pure-Python h11 took a sixth of the gateway's CPU under load
