@@ -12,6 +12,8 @@ usage views answer over many rows.
    concurrent connections against the fake provider, rounds alternating; RPS median and the cost in %, CPU per
    request of the gateway with its writer process, of its event loop's thread and of the writer process.
 3. Views: `usage_daily` (and one workspace's last 30 days) over --rows generated request rows.
+4. Checkpoints: the writer's commits over --checkpoint-requests requests (a request row and a history row each, in
+   batches of 3,000) with DuckDB's default 16 MB of WAL between checkpoints and with Muxgate's.
 
     python benchmarks/analytics.py [--rounds 6] [--requests 3000] [--rows 10000000] [--json out.json]
 """
@@ -44,7 +46,8 @@ from loadgen import run_load
 from reconcile_scale import machine
 
 from proxy.analytics.events import COLUMNS
-from proxy.analytics.store import open_database, spool_dir
+from proxy.analytics.schema import migrate
+from proxy.analytics.store import CHECKPOINT_THRESHOLD, open_database, spool_dir
 from proxy.analytics.writer import insert_rows, insert_rows_unnest
 
 BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to the benchmark, please."}]}
@@ -164,6 +167,74 @@ def bench_writer(tmp: Path) -> list[dict[str, Any]]:
                 f"{result['cpu_us_per_event']:6.1f} µs CPU/event",
                 flush=True,
             )
+    return results
+
+
+# --- checkpoints -------------------------------------------------------------------------------------------------
+
+
+def message_row(n: int, request_id: str) -> tuple[Any, ...]:
+    prompt = f"Explain the function number {n} of the module, please."
+    return (
+        1_760_000_000_000_000 + n * 1000,
+        request_id,
+        f"workspace-{n % 8}",
+        "full",
+        "chat",
+        "openai",
+        "gpt-4o-mini",
+        2,
+        prompt,
+        json.dumps([{"role": "system", "content": "Be brief."}, {"role": "user", "content": prompt}]),
+        f"Function {n} returns the sum of its arguments.",
+    )
+
+
+def bench_checkpoints(tmp: Path, requests: int, batch: int = 3_000) -> list[dict[str, Any]]:
+    """The writer's commits over many requests (a request row and a history row each, batches as under load),
+    with DuckDB's default WAL size between checkpoints and with Muxgate's: a checkpoint rewrites the row group
+    that is filling up, so checkpointing less often rewrites it fewer times."""
+    results = []
+    for threshold in ("16MB", CHECKPOINT_THRESHOLD):
+        directory = Path(tempfile.mkdtemp(dir=tmp))
+        con = duckdb.connect(str(directory / "muxgate.duckdb"))
+        migrate(con)
+        con.execute("SET threads = 1")
+        con.execute(f"SET checkpoint_threshold = '{threshold}'")
+        spool = directory / "spool"
+        spool.mkdir()
+        insert = commit = 0.0
+        checkpoints: list[float] = []
+        for start in range(0, requests, batch):
+            rows = [request_row(n) for n in range(start, min(start + batch, requests))]
+            messages = [message_row(start + i, row[1]) for i, row in enumerate(rows)]
+            began = time.process_time()
+            con.execute("BEGIN TRANSACTION")
+            insert_rows(con, "requests", rows, spool)
+            insert_rows(con, "messages", messages, spool)
+            middle = time.process_time()
+            con.execute("COMMIT")
+            ended = time.process_time()
+            insert += middle - began
+            commit += ended - middle
+            if ended - middle > 0.02:  # a commit that checkpointed
+                checkpoints.append(ended - middle)
+        con.close()
+        result = {
+            "threshold": threshold,
+            "requests": requests,
+            "insert_cpu_us_per_request": insert / requests * 1e6,
+            "commit_cpu_us_per_request": commit / requests * 1e6,
+            "checkpoints": len(checkpoints),
+            "checkpoint_ms_max": max(checkpoints, default=0.0) * 1000,
+        }
+        results.append(result)
+        print(
+            f"checkpoint_threshold {threshold:5} over {requests:,} requests: insert "
+            f"{result['insert_cpu_us_per_request']:.2f} µs, commit {result['commit_cpu_us_per_request']:.2f} µs "
+            f"CPU/request; {len(checkpoints)} checkpoints, the longest {result['checkpoint_ms_max']:.0f} ms",
+            flush=True,
+        )
     return results
 
 
@@ -377,7 +448,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--requests", type=int, default=3000, help="requests per round")
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--only", choices=("writer", "gateway", "views"))
+    parser.add_argument("--only", choices=("writer", "checkpoints", "gateway", "views"))
+    parser.add_argument(
+        "--checkpoint-requests", type=int, default=330_000, help="requests written for the checkpoint comparison"
+    )
     parser.add_argument("--history", choices=("full", "metadata", "off"), default="full", help="workspace history")
     parser.add_argument("--stream", choices=("both", "json", "sse"), default="both")
     parser.add_argument("--json", type=Path)
@@ -387,6 +461,8 @@ def main() -> None:
         tmp = Path(name)
         if args.only in (None, "writer"):
             report["writer"] = bench_writer(tmp)
+        if args.only in (None, "checkpoints"):
+            report["checkpoints"] = bench_checkpoints(tmp, args.checkpoint_requests)
         if args.only in (None, "gateway"):
             streams = {"both": (False, True), "json": (False,), "sse": (True,)}[args.stream]
             report["gateway"] = bench_gateway(tmp, args.rounds, args.requests, args.history, streams)

@@ -10,7 +10,14 @@ import duckdb
 import pytest
 
 from proxy.analytics.schema import MIGRATIONS, applied_migrations, migrate
-from proxy.analytics.store import AnalyticsError, DatabaseBusy, database_path, open_database, open_read_only
+from proxy.analytics.store import (
+    CHECKPOINT_THRESHOLD,
+    AnalyticsError,
+    DatabaseBusy,
+    database_path,
+    open_database,
+    open_read_only,
+)
 
 TABLES = {"requests", "messages", "alerts", "config_revisions", "migrations"}
 VIEWS = {"usage_daily", "usage_by_rule", "alerts_daily"}
@@ -155,3 +162,14 @@ def test_the_writer_connection_reads_no_files_and_changes_no_settings(tmp_path: 
         con.execute("INSERT INTO alerts VALUES ('a', now(), NULL, 'w', 't', 'info', NULL, NULL)")
     finally:
         con.close()
+
+
+def test_the_writer_connection_runs_one_thread_and_checkpoints_less_often_than_by_default(tmp_path: Path) -> None:
+    con = open_database(tmp_path)
+    reference = duckdb.connect()
+    default = reference.execute("SELECT current_setting('checkpoint_threshold')").fetchone()
+    reference.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    wanted = reference.execute("SELECT current_setting('checkpoint_threshold')").fetchone()
+    assert wanted != default
+    settings = con.execute("SELECT current_setting('checkpoint_threshold'), current_setting('threads')").fetchone()
+    assert settings == (wanted[0] if wanted else None, 1)
