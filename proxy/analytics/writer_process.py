@@ -24,6 +24,7 @@ import argparse
 import collections
 import contextlib
 import functools
+import gc
 import itertools
 import logging
 import os
@@ -53,6 +54,8 @@ SEND_BATCH: Final = 1_000
 _CHILD_MODULE = "proxy.analytics.writer_process"
 # How long the writer process may take to open (and migrate) the database before the gateway gives up.
 START_TIMEOUT: Final = 120.0
+# Objects allocated and not yet freed before the writer process's cyclic collector runs (see serve).
+WRITER_GC_THRESHOLD: Final = 100_000
 # How long a gateway's own read may wait for the writer process's answer.
 QUERY_WAIT: Final = 300.0
 _HEADER = struct.Struct("<Q")
@@ -445,6 +448,12 @@ def serve(data_dir: Path, read_fd: int, write_fd: int, interval: float, capacity
         return 1
     # Bounded here too: a writer that falls behind drops (and counts) events rather than growing without end.
     writer = Writer(con, expand=_RequestRows(), interval=interval, capacity=capacity, spool=spool_dir(data_dir))
+    # Up to a second of events waits in the queue, and a batch's rows live until it is written: with Python's
+    # default threshold the collector walked them again every few hundred objects, to free nothing (they hold
+    # no cycles). What was set up is frozen out of its sight, and it runs when this many objects pile up.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(WRITER_GC_THRESHOLD, *gc.get_threshold()[1:])
 
     def answer(kind: str, ident: int, value: Any) -> None:
         # If the gateway is gone, what it asked no longer matters.
