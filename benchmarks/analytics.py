@@ -10,7 +10,8 @@ usage views answer over many rows.
 2. Gateway: `muxgate serve` with analytics off, on (written by the writer process, the default) and on with the
    writer as a thread of the gateway (MUXGATE_ANALYTICS, MUXGATE_ANALYTICS_WRITER), OpenAI chat JSON and SSE at 16
    concurrent connections against the fake provider, rounds alternating; RPS median and the cost in %, CPU per
-   request of the gateway with its writer process, of its event loop's thread and of the writer process.
+   request of the gateway with its writer process, of its event loop's thread and of the writer process. A round
+   with recording on ends when its rows are written (time and CPU counted).
 3. Views: `usage_daily` (and one workspace's last 30 days) over --rows generated request rows.
 4. Checkpoints: the writer's commits over --checkpoint-requests requests (a request row and a history row each, in
    batches of 3,000) with DuckDB's default 16 MB of WAL between checkpoints and with Muxgate's.
@@ -41,7 +42,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway_overhead import BIN, CONFIG, process
+from gateway_overhead import BIN, CONFIG, process, recorded
 from loadgen import run_load
 from reconcile_scale import machine
 
@@ -334,9 +335,8 @@ def bench_gateway(
                             run_load(url + "/v1/chat/completions", body, concurrency=16, requests=requests, warmup=0)
                         )
                         if name != "off":
-                            # The status endpoint writes what is queued first: the round's rows are written,
-                            # and their cost counted, inside the round.
-                            httpx.get(url + "/api/v1/analytics", timeout=30).raise_for_status()
+                            # The round's rows are written, and their cost (CPU and time) counted, inside it.
+                            load = recorded(url, load)
                         after, kids_after = tree_cpu_seconds(pid)
                         cpu[name].append((after - before + kids_after - kids_before) / requests * 1e6)
                         writer_cpu[name].append((kids_after - kids_before) / requests * 1e6)

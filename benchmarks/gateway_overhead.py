@@ -3,8 +3,9 @@
 Starts, as separate processes on loopback: the fake provider; a bare passthrough on the same stack
 (benchmarks/bare_passthrough.py) for each upstream client, and one on the httpx API over aiohttp (httpx-aiohttp)
 for comparison; `muxgate serve` for each upstream client, on a config
-with one catch-all rule to the fake provider. Then, one target at a time, sends OpenAI chat requests (JSON and
-streaming) at 1 and 16 concurrent connections and reports RPS and latency, median (min–max) over --rounds rounds.
+with one catch-all rule to the fake provider. Then sends OpenAI chat requests (JSON and streaming) at 1 and 16
+concurrent connections, the targets taking turns round after round, and reports RPS and latency, median (min–max)
+over --rounds rounds. A Muxgate round ends when what it recorded is written (`recorded`).
 
     python benchmarks/gateway_overhead.py [--rounds 3] [--requests 2000] [--json out.json]
 """
@@ -13,16 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -82,16 +87,38 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def measure(url: str, stream: bool, concurrency: int, requests: int, rounds: int) -> dict[str, Any]:
+def recorded(base: str, load: LoadResult) -> LoadResult:
+    """`load` with the time a Muxgate gateway then takes to write what it recorded counted in (its status endpoint
+    writes what is queued first). The writer works in the background, a batch a second: without this a round
+    of a second or two would leave part of what recording costs outside the measurement."""
+    started = time.perf_counter()
+    httpx.get(base + "/api/v1/analytics", timeout=60).raise_for_status()
+    return dataclasses.replace(load, seconds=load.seconds + time.perf_counter() - started)
+
+
+def measure(
+    targets: dict[str, str], stream: bool, concurrency: int, requests: int, rounds: int, recording: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Every target in turn, round after round, each round starting with another target, so that a machine
+    that speeds up or slows down during the run does so for all of them alike. Targets in `recording` are Muxgate
+    gateways: their rounds include writing what they recorded (`recorded`)."""
     body = json.dumps({**BODY, "stream": stream}).encode()
-    results: list[LoadResult] = [
-        asyncio.run(run_load(url, body, concurrency=concurrency, requests=requests)) for _ in range(rounds)
-    ]
+    names = list(targets)
+    results: dict[str, list[LoadResult]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            load = asyncio.run(
+                run_load(targets[name] + "/v1/chat/completions", body, concurrency=concurrency, requests=requests)
+            )
+            results[name].append(recorded(targets[name], load) if name in recording else load)
     return {
-        "rps": summary([r.rps for r in results]),
-        "p50_ms": summary([r.p50 * 1000 for r in results]),
-        "p99_ms": summary([r.percentile(0.99) * 1000 for r in results]),
-        "errors": sum(r.errors for r in results),
+        name: {
+            "rps": summary([r.rps for r in loads]),
+            "p50_ms": summary([r.p50 * 1000 for r in loads]),
+            "p99_ms": summary([r.percentile(0.99) * 1000 for r in loads]),
+            "errors": sum(r.errors for r in loads),
+        }
+        for name, loads in results.items()
     }
 
 
@@ -162,10 +189,11 @@ def main() -> None:
                 "muxgate (httpx)": mux_httpx,
             }
             runs: list[dict[str, Any]] = []
+            recording = {"muxgate (aiohttp)", "muxgate (httpx)"}
             for stream in (False, True):
                 for concurrency in (1, 16):
-                    for name, base in targets.items():
-                        result = measure(base + "/v1/chat/completions", stream, concurrency, args.requests, args.rounds)
+                    measured = measure(targets, stream, concurrency, args.requests, args.rounds, recording)
+                    for name, result in measured.items():
                         runs.append({"target": name, "stream": stream, "concurrency": concurrency, **result})
                         print(
                             f"{name:40} stream={stream!s:5} c={concurrency:<3} "

@@ -36,7 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import BIN, CONFIG, ROOT, process, summary
+from gateway_overhead import BIN, CONFIG, ROOT, process, recorded, summary
 from loadgen import LoadResult, run_load
 from reconcile_scale import machine
 from reload import make_repo, set_model
@@ -176,13 +176,19 @@ def write_litellm_config(path: Path, fake: str, probe: str | None = None) -> Non
     path.write_text(LITELLM_CONFIG.format(models=models, key=MASTER_KEY))
 
 
-def measure(url: str, stream: bool, concurrency: int, requests: int, rounds: int, litellm: bool) -> dict[str, Any]:
+def measure(
+    base: str, stream: bool, concurrency: int, requests: int, rounds: int, litellm: bool, records: bool = False
+) -> dict[str, Any]:
+    """Rounds against `base`; with `records` (a Muxgate gateway) each round includes writing what it recorded."""
     body = json.dumps({**BODY, "stream": stream}).encode()
     headers = auth() if litellm else None
     results: list[LoadResult] = []
     for _ in range(rounds):
-        load = run_load(url, body, concurrency=concurrency, requests=requests, headers=headers, warmup=20)
-        results.append(asyncio.run(asyncio.wait_for(load, LOAD_TIMEOUT)))
+        load = run_load(
+            base + "/v1/chat/completions", body, concurrency=concurrency, requests=requests, headers=headers, warmup=20
+        )
+        result = asyncio.run(asyncio.wait_for(load, LOAD_TIMEOUT))
+        results.append(recorded(base, result) if records else result)
     return {
         "requests": requests,
         "rps": summary([r.rps for r in results]),
@@ -380,7 +386,7 @@ def traffic(name: str, base: str, requests: int, rounds: int, *, litellm: bool) 
         for concurrency in CONCURRENCY:
             # One connection is about latency: fewer requests give a stable median and keep the run short.
             count = max(50, requests // 4) if concurrency == 1 else requests
-            result = measure(base + "/v1/chat/completions", stream, concurrency, count, rounds, litellm)
+            result = measure(base, stream, concurrency, count, rounds, litellm, records=name == "muxgate")
             runs.append({"target": name, "stream": stream, "concurrency": concurrency, **result})
             print(
                 f"{name:20} stream={stream!s:5} c={concurrency:<3} rps={result['rps']['median']:8.0f} "
