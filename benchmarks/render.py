@@ -56,8 +56,10 @@ def overhead_section(data: Data) -> list[str]:
         "secret scanning or recording) and through "
         f"`muxgate serve`, with either upstream client (aiohttp's ClientSession, the default, or httpx); and through a "
         "bare passthrough on the httpx API over aiohttp (httpx-aiohttp), the client the gateway would use to keep "
-        f"the httpx API. {data['requests']:,} requests per round, "
-        f"{data['rounds']} rounds; figures are the median (min–max) over the rounds.",
+        f"the httpx API. {data['requests']:,} requests per round at 16 connections (a quarter of that at one), "
+        f"{data['rounds']} rounds, the targets taking turns; figures are the median (min–max) over the rounds. A "
+        "Muxgate round ends when what it recorded is written: the time its status endpoint takes to write what is "
+        "queued counts into the round.",
         "",
         "| target | body | connections | RPS | p50 ms | p99 ms | p50 added vs direct | RPS vs bare (aiohttp) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -275,7 +277,7 @@ def analytics_section(data: Data) -> list[str]:
         lines += [
             "Recording off, on (the writer process, the default) and on with the writer as a thread of the gateway "
             "(`MUXGATE_ANALYTICS_WRITER=thread`), 16 connections, the variants' order rotating each round "
-            "(medians):",
+            "(medians). A round with recording on ends when its rows are written (the time and CPU counted):",
             "",
             "| body | RPS off | on | cost | thread | cost | CPU µs/request off | on | of it, event loop | "
             "writer process | thread | dropped |",
@@ -312,6 +314,22 @@ def analytics_section(data: Data) -> list[str]:
                 ]
                 lines.append(f"| {kind(g['stream'])} | " + " | ".join(cells) + " |")
             lines.append("")
+    checkpoints = data.get("checkpoints")
+    if checkpoints:
+        lines += [
+            f"The writer's commits over {checkpoints[0]['requests']:,} requests (a request row and a history row "
+            "each, batches of 3,000), by how much write-ahead log DuckDB lets accumulate before a checkpoint "
+            "(16 MB is DuckDB's default):",
+            "",
+            "| checkpoint_threshold | insert CPU µs/request | commit CPU µs/request | checkpoints | longest |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {c['threshold']} | {c['insert_cpu_us_per_request']:.2f} | {c['commit_cpu_us_per_request']:.2f} | "
+            f"{c['checkpoints']} | {c['checkpoint_ms_max']:,.0f} ms |"
+            for c in checkpoints
+        ]
+        lines.append("")
     if data.get("views"):
         v = data["views"]
         lines += [f"Usage views over {v['rows']:,} rows (median of 5):", "", "| query | time |", "|---|---:|"]
