@@ -1,5 +1,6 @@
 """A bare passthrough on the gateway's own stack: Litestar `@asgi` route, uvicorn, the same upstream client
-(proxy.upstream), no routing, rewriting, translation or config. The yardstick for what Muxgate's features cost.
+(proxy.upstream) and garbage collector settings, no routing, rewriting, translation or config. The yardstick for
+what Muxgate's features cost.
 
     python benchmarks/bare_passthrough.py --upstream http://127.0.0.1:PORT [--transport aiohttp] [--port 0]
 
@@ -22,6 +23,7 @@ from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
 from proxy.asgi import read_body
+from proxy.cli import settle_garbage_collector
 from proxy.upstream import MAX_CONNECTIONS, HttpxUpstream, Transport, Upstream, make_upstream
 
 HEADERS = {"content-type": "application/json"}
@@ -91,6 +93,7 @@ def main() -> None:
     print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     upstream = args.upstream.rstrip("/")
     app = create_passthrough(upstream, args.transport)
+    settle_garbage_collector()  # the runtime settings of `muxgate serve`
     uvicorn.Server(uvicorn.Config(app, http="httptools", log_config=None, access_log=False)).run(sockets=[sock])
 
 

@@ -15,8 +15,23 @@ from typing import Any
 from reconciler import cli as reconcile_cli
 from reconciler.render import render_text
 
-# Objects allocated and not yet freed before the cyclic collector looks at the youngest generation (see serve).
+# Objects allocated and not yet freed before the cyclic collector looks at the youngest generation.
 YOUNG_GC_THRESHOLD = 10_000
+
+
+def settle_garbage_collector() -> None:
+    """Once the server is built, before it serves: the cyclic collector's settings for a process that serves
+    requests (the benchmarks' bare passthrough uses them too, so that it measures the same runtime)."""
+    # What exists now (modules, the app, the registry) lives as long as the process: moved out of the cyclic
+    # collector's sight, a full collection no longer walks some 100,000 objects (about 50 ms, every few thousand
+    # requests under load) to find nothing.
+    gc.collect()
+    gc.freeze()
+    # The youngest generation's count is objects allocated and not yet freed. With 16 requests in flight their
+    # live objects alone passed Python's default threshold of 700: a collection every ~25 requests that found
+    # nothing to free, 6.5 us of CPU a request (measured under load). Garbage in cycles still gets collected
+    # once this much of it piles up.
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,16 +159,7 @@ def serve(args: argparse.Namespace) -> int:
     log.info("state %s loaded from %s", state.short_hash, Path(settings.config_dir).resolve())
     if (warning := exposure_warning(settings.host)) is not None:
         log.warning(warning)
-    # What exists now (modules, the app, the registry) lives as long as the process: moved out of the cyclic
-    # collector's sight, a full collection no longer walks some 100,000 objects (about 50 ms, every few thousand
-    # requests under load) to find nothing.
-    gc.collect()
-    gc.freeze()
-    # The youngest generation's count is objects allocated and not yet freed. With 16 requests in flight their
-    # live objects alone passed Python's default threshold of 700: a collection every ~25 requests that found
-    # nothing to free, 6.5 us of CPU a request (measured under load). Garbage in cycles still gets collected
-    # once this much of it piles up.
-    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+    settle_garbage_collector()
     config = uvicorn.Config(
         app,
         # httptools parses HTTP/1.1 in C; uvicorn's pure-Python h11 took a sixth of the gateway's CPU under load
