@@ -31,8 +31,9 @@ _LOCKDOWN = (
     "SET threads = 1",
     # A checkpoint rewrites the row group that is filling up: with DuckDB's default of 16 MB of log between
     # checkpoints a row group of 122,880 rows was compressed several times over. Over 330,000 requests in
-    # batches of 3,000: commits 11.0 -> 5.1 us of CPU a request, the longest checkpoint 1,028 -> 314 ms
-    # (benchmarks/analytics.py --only checkpoints). The price: up to 64 MB of log to replay after a crash.
+    # batches of 3,000: commits 9.9-11.0 -> 4.5-5.1 us of CPU a request, the longest checkpoint 881-1,028 ->
+    # 291-314 ms over two runs (benchmarks/analytics.py --only checkpoints). The price: up to 64 MB of log to
+    # replay after a crash.
     f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'",
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
