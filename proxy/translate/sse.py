@@ -59,8 +59,9 @@ class SseParser:
         frames: list[SseFrame] = []
         pieces, chunk = self.data_frames(chunk)
         for piece in pieces:
-            data = piece[6:] if piece[5:6] == b" " else piece[5:]
-            frames.append(SseFrame(piece + b"\n\n", SseEvent("message", data.decode("utf-8", "replace"), self._id)))
+            frames.append(
+                SseFrame(piece + b"\n\n", SseEvent("message", frame_data(piece).decode("utf-8", "replace"), self._id))
+            )
         for line in self._lines(chunk):
             self._frame.append(line)
             if line in _BLANK_LINES:
@@ -114,10 +115,8 @@ class SseParser:
         return [frame]
 
     def _between_frames(self) -> bool:
-        """Nothing of an unfinished line or frame is held, and the stream's first bytes (a BOM) are behind."""
-        return (
-            self._started and not (self._partial or self._frame or self._data or self._after_cr) and self._event is None
-        )
+        """Nothing of an unfinished line or frame is held (`data_frames` has settled the stream's start)."""
+        return not (self._partial or self._frame or self._data or self._after_cr) and self._event is None
 
     @property
     def pending(self) -> bool:
@@ -196,6 +195,11 @@ class SseParser:
         self._data = []
         self._event = None
         return event
+
+
+def frame_data(piece: bytes) -> bytes:
+    """The data of a whole one-line `data:` frame (as `data_frames` returns it): after the colon and one space."""
+    return piece[6:] if piece[5:6] == b" " else piece[5:]
 
 
 def encode_event(data: str, event: str | None = None) -> bytes:

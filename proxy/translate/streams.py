@@ -27,7 +27,7 @@ from .ndjson import NdjsonParser
 from .ollama_stream import OllamaDecoder, OllamaEncoder
 from .openai_stream import OpenAIDecoder, OpenAIEncoder
 from .outcome import Usage
-from .sse import SseEvent, SseParser
+from .sse import SseEvent, SseParser, frame_data
 
 OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
 CUT_SHORT = "The provider closed the stream before the answer was complete."
@@ -199,7 +199,7 @@ class StreamTranslator:
         assert decoder is not None
         kept: list[bytes] | None = None
         for position, piece in enumerate(pieces):
-            data = piece[6:] if piece[5:6] == b" " else piece[5:]
+            data = frame_data(piece)
             fine = state.error is None
             decoder.data(data)
             if fine and state.error is not None and not _is_object(data):
