@@ -65,7 +65,7 @@ STEPS = (
     Step("reconcile_scale", ("--sizes", "1000", "10000", "--rounds", "3"), ("--sizes", "200", "--rounds", "2"), 420),
     # Recording's cost is a few percent of RPS: with 3 rounds the machine's noise was as large as the cost, and
     # rounds of a second overstated it (the writing counted into each round stands alone at its end).
-    Step("analytics", ("--rounds", "6", "--requests", "15000", "--rows", "5000000"),
+    Step("analytics", ("--rounds", "6", "--requests", "15000", "--rows", "10000000"),
          ("--rounds", "1", "--requests", "300", "--rows", "200000", "--checkpoint-requests", "30000"), 900),
     Step("secret_scan", ("--rounds", "30"), ("--rounds", "5", "--corpus-mb", "1"), 240),
 )  # fmt: skip
