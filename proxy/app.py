@@ -8,7 +8,7 @@ registry that a reconcile swaps.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -48,13 +48,13 @@ _MODEL_ROUTES = frozenset({"/v1/models", "/v1/mux/models"})
 _TAGS_ROUTE = "/api/tags"
 
 
-async def _dispatch(api: ClientApi, path: str, scope: HTTPScope, receive: Receive, send: Send) -> None:
+def _dispatch(api: ClientApi, path: str, scope: HTTPScope, receive: Receive, send: Send) -> Awaitable[None]:
+    # The awaitable of the request, not a coroutine of its own: one frame less on every resumption of the task.
     if scope["method"] != "POST":
         fmt = CLIENT_FORMAT[api]
-        await send_json(send, 405, error_body(fmt, 405, f"Use POST for {path}."), [(b"allow", b"POST")])
-        return
+        return send_json(send, 405, error_body(fmt, 405, f"Use POST for {path}."), [(b"allow", b"POST")])
     gateway: Gateway = scope["app"].state.gateway
-    await gateway.handle(api, scope, receive, send)
+    return gateway.handle(api, scope, receive, send)
 
 
 def _proxy_handler(path: str, api: ClientApi) -> Any:

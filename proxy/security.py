@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,7 +240,9 @@ class HostCheck:
         name, port = _split_host(host.decode("latin-1"))
         return name in self._bare or (f"{name}:{port}" if port else name).encode("latin-1", "replace") in allowed
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: it hands back the awaitable of the app (or of the refusal), so the check adds no
+        # frame that every resumption of the request's task would pass through.
         # Litestar hands lifespan events to its own handler: only HTTP and websocket scopes come here.
         for key, value in scope["headers"]:
             if key == b"host":
@@ -249,12 +251,10 @@ class HostCheck:
                 allowed = self._allowed.get(server) if type(server) is tuple else None
                 if (allowed is None or value not in allowed) and not self.allows(value, server):
                     if scope["type"] == ScopeType.WEBSOCKET:
-                        await send({"type": "websocket.close", "code": 1008, "reason": "Host not allowed"})
-                    else:
-                        await _refuse(scope, send, value)
-                    return
+                        return send({"type": "websocket.close", "code": 1008, "reason": "Host not allowed"})
+                    return _refuse(scope, send, value)
                 break
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 async def _refuse(scope: Scope, send: Send, host: bytes) -> None:
