@@ -42,6 +42,18 @@ class ProviderRuntime:
     read_timeout: float
     models: tuple[str, ...]
     prices: Mapping[str, ModelPrice]
+    # The headers of every call to an OpenAI or Ollama provider whose key is not the client's: they depend on
+    # nothing in the request, so they are built here once (read-only). None when they do (see upstream_headers).
+    fixed_headers: Mapping[str, str] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fixed: Mapping[str, str] | None = None
+        if self.api_format is not ApiFormat.ANTHROPIC and self.auth != "passthrough":
+            headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+            if self.auth == "api_key" and self.api_key:
+                headers["authorization"] = f"Bearer {self.api_key}"
+            fixed = MappingProxyType(headers)
+        object.__setattr__(self, "fixed_headers", fixed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +64,21 @@ class CompiledRule:
     provider: ProviderRuntime
     model: str
     matches_names: Callable[[Sequence[str]], bool]
+    # The workspace whose rule this is.
+    workspace: str = ""
     # What analytics record about the rule, worked out once: provider, its type, model, index and the model's
     # prices (USD per million input and output tokens, None when undeclared).
     facts: tuple[str, str, str, int, float | None, float | None] = field(init=False)
+    # The headers that tell a client where its request went (x-muxgate-workspace, -provider, -model).
+    route_headers: tuple[tuple[bytes, bytes], ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        route_headers = (
+            (b"x-muxgate-workspace", self.workspace.encode()),
+            (b"x-muxgate-provider", self.provider.name.encode()),
+            (b"x-muxgate-model", self.model.encode("utf-8", "replace")),
+        )
+        object.__setattr__(self, "route_headers", route_headers)
         provider, price = self.provider, self.provider.prices.get(self.model)
         facts = (
             provider.name,
@@ -180,6 +202,7 @@ def build_registry(
                 provider=providers[rule.provider],
                 model=rule.model,
                 matches_names=compile_glob(rule.match.pattern or None),
+                workspace=name,
             )
             for i, rule in enumerate(ws.spec.mux_rules)
         )

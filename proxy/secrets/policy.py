@@ -40,12 +40,21 @@ class SecretGuard:
 
     async def protect(self, body: dict[str, Any], workspace: str, size: int = 0) -> Redaction:
         """Scan a request body of `size` bytes; redact it unless the mode is alert; nothing when off."""
+        done = self.protect_inline(body, workspace, size)
+        if done is not None:
+            return done
+        assert self.scanner is not None
+        replace = self.mode is SecretsMode.REDACT
+        return await asyncio.to_thread(redact, body, self.scanner, workspace=workspace, replace=replace)
+
+    def protect_inline(self, body: dict[str, Any], workspace: str, size: int = 0) -> Redaction | None:
+        """`protect` for a body small enough to scan on the event loop, without a coroutine; None for a larger
+        one, which `protect` scans in a worker thread."""
         if self.scanner is None:
             return Redaction(body)
-        replace = self.mode is SecretsMode.REDACT
         if size > _THREAD_ABOVE:
-            return await asyncio.to_thread(redact, body, self.scanner, workspace=workspace, replace=replace)
-        return redact(body, self.scanner, workspace=workspace, replace=replace)
+            return None
+        return redact(body, self.scanner, workspace=workspace, replace=self.mode is SecretsMode.REDACT)
 
 
 @functools.cache
