@@ -10,6 +10,7 @@ request finishes on the config it started with while a reconcile swaps in a new 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from proxy.analytics import Analytics, RequestRecord, begin_request
 from proxy.asgi import (
     BodyTooLarge,
     ClientGone,
-    cancel_on_disconnect,
+    DisconnectWatch,
     header,
     read_body,
     send_json,
@@ -120,13 +121,26 @@ class Gateway:
         # Every request gets an id (header x-muxgate-request-id) and, with analytics on, a row however it ends.
         record = begin_request(self.analytics, api, send, self.registry, scope, self.active_workspace)
         try:
-            await self._handle(api, scope, receive, record)
+            call = await self._prepare(api, scope, receive, record)
+            if call is not None:
+                # The provider's call runs in this task, cancelled if the client leaves (inline, not through
+                # cancel_on_disconnect: a frame less on each of the call's resumptions).
+                watch = DisconnectWatch(receive)
+                try:
+                    await call.run()
+                except asyncio.CancelledError:
+                    if not watch.absorbs_cancel():
+                        raise
+                finally:
+                    watch.stop()
         except BaseException as exc:
             record.finish(exc)
             raise
         record.finish()
 
-    async def _handle(self, api: ClientApi, scope: Scope, receive: Receive, record: RequestRecord) -> None:
+    async def _prepare(self, api: ClientApi, scope: Scope, receive: Receive, record: RequestRecord) -> _Call | None:
+        """Read, check, route, protect and rewrite the request: the provider's call to make, or None when the
+        client has been answered already (an error) or has left."""
         fmt = CLIENT_FORMAT[api]
         send = record.send
         try:
@@ -143,7 +157,10 @@ class Gateway:
             if provider.key_error:
                 raise ClientError(502, f"Provider {provider.name} has no API key: {provider.key_error}.", "api_error")
             # Secrets become REDACTED<id> here, before anything is recorded or sent; the answer gets them back.
-            redaction = await workspace.secrets.protect(body, workspace.name, len(raw))
+            guard = workspace.secrets
+            redaction = guard.protect_inline(body, workspace.name, len(raw))
+            if redaction is None:  # a large body: scanned in a worker thread
+                redaction = await guard.protect(body, workspace.name, len(raw))
             if redaction.alerts:
                 report_alerts(redaction.alerts, self.analytics, record.request_id)
             record.routed(registry, workspace, rule, redaction.body, fim, raw if redaction.body is body else None)
@@ -159,18 +176,17 @@ class Gateway:
                 completion_tokens=provider.type is ProviderType.OPENAI,
             )
         except ClientGone:
-            return
+            return None
         except BodyTooLarge as exc:
             await send_json(send, 413, error_body(fmt, 413, f"{exc} Send a smaller prompt."))
-            return
+            return None
         except ClientError as exc:
             await send_json(send, exc.status, error_body(fmt, exc.status, exc.message, exc.kind))
-            return
+            return None
         except TranslationError as exc:
             await send_json(send, exc.status, error_body(fmt, exc.status, str(exc)))
-            return
-        call = _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send, record, redaction.values)
-        await cancel_on_disconnect(call.run(), receive)
+            return None
+        return _Call(self, api, fmt, workspace, rule, body, upstream_body, scope, send, record, redaction.values)
 
 
 def _parse(raw: bytes, api: ClientApi) -> dict[str, Any]:
@@ -188,13 +204,15 @@ def _parse(raw: bytes, api: ClientApi) -> dict[str, Any]:
     return body
 
 
-def upstream_headers(provider: ProviderRuntime, scope: Scope, client: ApiFormat | None = None) -> dict[str, str]:
+def upstream_headers(provider: ProviderRuntime, scope: Scope, client: ApiFormat | None = None) -> Mapping[str, str]:
     """Headers for the provider, built from scratch: nothing hop-by-hop or client-specific is forwarded.
 
     `client` is the API the client called. A passthrough key goes in the header the provider expects, with one
     exception: an Anthropic client that sends `Authorization: Bearer` (its SDK's auth token, such as an OAuth
     token, which Anthropic reads only there) keeps that header; OpenAI and Ollama clients send every key that way.
     """
+    if provider.fixed_headers is not None:  # nothing in them comes from the request
+        return provider.fixed_headers
     headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
     bearer_token = False
     if provider.auth == "api_key":
@@ -254,11 +272,7 @@ class _Call:
         self.started = False
         provider = rule.provider
         self.url = provider.base_url + upstream_path(provider.api_format, upstream_body)
-        self.route_headers = [
-            (b"x-muxgate-workspace", workspace.name.encode()),
-            (b"x-muxgate-provider", provider.name.encode()),
-            (b"x-muxgate-model", rule.model.encode("utf-8", "replace")),
-        ]
+        self.route_headers = rule.route_headers
 
     async def fail(self, status: int, message: str, kind: str | None = None) -> None:
         if self.started:
@@ -315,7 +329,7 @@ class _Call:
         headers = self.route_headers
         retry_after = response.header("retry-after")
         if retry_after is not None:  # a rate-limited client needs to know when to come back
-            headers = [*headers, (b"retry-after", retry_after.encode("latin-1", "replace"))]
+            headers = (*headers, (b"retry-after", retry_after.encode("latin-1", "replace")))
         await send_json(self.send, status, body, headers)
 
     async def relay_json(self, response: UpstreamResponse) -> None:
