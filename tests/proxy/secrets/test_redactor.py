@@ -181,3 +181,25 @@ def test_the_scan_reads_the_strings_the_rewrite_would_visit(body: Any) -> None:
     _walk(body, visit)
     _collect(body, collected)
     assert collected == visited
+
+
+def test_protect_inline_scans_a_small_body_and_leaves_a_large_one_to_a_worker_thread() -> None:
+    from proxy.secrets.policy import _THREAD_ABOVE, SecretGuard, builtin_scanner
+    from reconciler.models import SecretsMode
+
+    sample = BY_RULE["github-pat"]
+    secret = sample.secret
+    body = {"messages": [{"role": "user", "content": sample.text}]}
+    guard = SecretGuard(SecretsMode.REDACT, builtin_scanner())
+    small = guard.protect_inline(body, "ws", 100)
+    assert small is not None
+    assert secret not in str(small.body)
+    assert list(small.values.values()) == [secret]
+    assert guard.protect_inline(body, "ws", _THREAD_ABOVE + 1) is None
+    large = asyncio.run(guard.protect(body, "ws", _THREAD_ABOVE + 1))
+    assert secret not in str(large.body)
+    assert list(large.values.values()) == [secret]
+    off = SecretGuard(SecretsMode.OFF, None).protect_inline(body, "ws", _THREAD_ABOVE + 1)
+    assert off is not None
+    assert off.body is body
+    assert not off.values
