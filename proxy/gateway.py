@@ -11,7 +11,6 @@ request finishes on the config it started with while a reconcile swaps in a new 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -310,9 +309,12 @@ class _Call:
             error = map_error(exc, provider.name, provider.base_url)
             await self.fail(error.status, error.message, "api_error")
         finally:
-            # Closing an answer that broke can fail the same way; the client has been told already.
-            with contextlib.suppress(*UPSTREAM_ERRORS):
+            # Closing an answer that broke can fail the same way; the client has been told already. (A try rather
+            # than contextlib.suppress: no context manager object per request.)
+            try:  # noqa: SIM105
                 await response.close()
+            except UPSTREAM_ERRORS:
+                pass
 
     async def relay_error(self, response: UpstreamResponse) -> None:
         raw = b""

@@ -4,19 +4,23 @@ upstream headers (and when they cannot be fixed)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from litestar.types import Scope
 
 from proxy.gateway import upstream_headers
 from proxy.registry import Registry
 from tests.proxy.conftest import registry_for, write_config
 
-SCOPE = {"type": "http", "headers": [(b"authorization", b"Bearer client-key"), (b"x-api-key", b"client-x-key")]}
+SCOPE = cast(
+    "Scope", {"type": "http", "headers": [(b"authorization", b"Bearer client-key"), (b"x-api-key", b"client-x-key")]}
+)
 
 
 @pytest.fixture
 def registry(tmp_path: Path, provider_keys: dict[str, str]) -> Registry:
-    config = {
+    config: dict[str, Any] = {
         "providers": {
             "relay": {"type": "openai", "endpoint": "http://127.0.0.1:9/v1", "auth": {"type": "passthrough"}},
         },
