@@ -45,17 +45,17 @@ class AnthropicDecoder:
             delta = payload.get("delta") or {}
             delta_kind = delta.get("type")
             if delta_kind == "text_delta":
-                if text := delta.get("text"):
+                if (text := delta.get("text")) and isinstance(text, str):  # a string, or skipped
                     sink.text(text)
             elif delta_kind == "input_json_delta":
                 tool = self._tool_of_block.get(payload.get("index"))
-                if tool is not None and (fragment := delta.get("partial_json")):
+                if tool is not None and (fragment := delta.get("partial_json")) and isinstance(fragment, str):
                     sink.tool_args(tool, fragment)
         elif kind == "content_block_start":
             block = payload.get("content_block") or {}
             block_kind = block.get("type")
             if block_kind == "text":
-                if text := block.get("text"):
+                if (text := block.get("text")) and isinstance(text, str):
                     sink.text(text)
             elif block_kind == "tool_use":
                 tool = self._tools

@@ -43,7 +43,7 @@ class OllamaDecoder:
             sink.start()
         message = payload.get("message")
         if isinstance(message, dict):
-            if content := message.get("content"):
+            if (content := message.get("content")) and isinstance(content, str):  # a string, or skipped
                 sink.text(content)
             for call in message.get("tool_calls") or ():
                 index = self._tools
@@ -51,7 +51,7 @@ class OllamaDecoder:
                 function = call.get("function") or {}
                 sink.tool_start(index, call.get("id") or stamps.tool_call_id(), function.get("name") or "")
                 sink.tool_args(index, arguments_string(function.get("arguments")))
-        elif text := payload.get("response"):
+        elif (text := payload.get("response")) and isinstance(text, str):
             sink.text(text)
         if payload.get("done"):
             prompt, output = payload.get("prompt_eval_count"), payload.get("eval_count")

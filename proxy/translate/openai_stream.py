@@ -78,6 +78,34 @@ class OpenAIDecoder:
         except DecodeError:  # an unexpected shape (or no JSON at all): read it as plain objects
             self._plain(data)
             return
+        self._chunk(chunk, data)
+
+    def frame(self, data: bytes) -> None:
+        """`data()` for a whole frame's bytes, with the chunk most of a stream is made of read inline: once the
+        stream has started, one choice's text delta and nothing else (no usage, finish reason, refusal or tool
+        call). Every other chunk is read by the same rules as in `data()`."""
+        if not self._started or data == b"[DONE]":
+            self.data(data)
+            return
+        self.usage_only = False
+        try:
+            chunk = _decode_chunk(data)
+        except DecodeError:
+            self._plain(data)
+            return
+        choices = chunk.choices
+        if chunk.usage is None and chunk.error is None and choices:
+            choice = choices[0]
+            delta = choice.delta
+            if delta is not None and not (choice.finish_reason or delta.refusal or delta.tool_calls):
+                content = delta.content
+                if type(content) is str:
+                    if content:
+                        self._sink.text(content)
+                    return
+        self._chunk(chunk, data)
+
+    def _chunk(self, chunk: _Chunk, data: str | bytes) -> None:
         if chunk.error is not None:
             self._plain(data)
             return
@@ -128,14 +156,16 @@ class OpenAIDecoder:
         if choice is None:
             return
         delta = choice.delta
+        # Text that is not a string (a provider's bug) is skipped: passed on, it would break the client's JSON
+        # and the recorded history.
         if delta is not None:
-            if content := delta.content:
+            if (content := delta.content) and isinstance(content, str):
                 sink.text(content)
-            if refusal := delta.refusal:
+            if (refusal := delta.refusal) and isinstance(refusal, str):
                 sink.text(refusal)
             if calls := delta.tool_calls:
                 self._tool_calls(calls)
-        elif text := choice.text:
+        elif (text := choice.text) and isinstance(text, str):
             sink.text(text)
         reason = choice.finish_reason
         if reason and state.stop_reason is None:

@@ -41,6 +41,8 @@ _FRAMES = st.one_of(
             ),
             _chunk(choices=[{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}}]),
             _chunk(choices=[{"index": 0, "text": "legacy"}]),
+            _chunk(choices=[{"index": 0, "delta": {"content": 5}}]),
+            _chunk(choices=[{"index": 0, "delta": {"content": ["part"], "refusal": 1}, "text": 2}]),
             _chunk(choices=[{"index": 0, "delta": "not an object", "text": "t"}]),
             _chunk(choices="not a list"),
             _chunk(choices=[{"index": 0, "delta": {"content": "x"}}, 3]),

@@ -361,3 +361,54 @@ def test_ollama_client_gets_tool_calls_before_text_that_follows_them() -> None:
         "and",
         [{"function": {"name": "get_time", "arguments": {"tz": "CET"}}}],
     ]
+
+
+# Each provider's stream with a text that is not a string, between two that are.
+_NOT_STRING_TEXT = {
+    OPENAI: sse(
+        (None, {"id": "c", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "one "}}]}),
+        (None, {"id": "c", "choices": [{"index": 0, "delta": {"content": 5, "refusal": ["x"]}}]}),
+        (None, {"id": "c", "choices": [{"index": 0, "delta": {"content": "two"}, "finish_reason": "stop"}]}),
+        (None, "[DONE]"),
+    ),
+    ANTHROPIC: sse(
+        ("message_start", {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 1}}}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": 7}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "one "}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": {"a": 1}}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "two"}},
+        ),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ),
+    OLLAMA: ndjson(
+        {"message": {"role": "assistant", "content": "one "}, "done": False},
+        {"message": {"role": "assistant", "content": 3}, "done": False},
+        {"message": {"role": "assistant", "content": "two"}, "done": True, "done_reason": "stop"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("source", "target"), PAIRS)
+def test_text_that_is_not_a_string_is_skipped(source: ApiFormat, target: ApiFormat) -> None:
+    # History keeps the strings; a client of another format gets them alone (a same-format stream goes out as the
+    # provider sent it).
+    out, translator = translate(source, target, [_NOT_STRING_TEXT[source]], keep_text=True)
+    assert translator.text == "one two"
+    assert translator.complete
+    if source is not target:
+        assert READERS[target](out).text == "one two"
