@@ -87,6 +87,14 @@ class SseParser:
             self._started = True
         if not self._between_frames() or b"\r" in chunk:
             return [], chunk
+        end = chunk.rfind(b"\n\n") + 2  # after the last blank line
+        if end < 2:
+            return [], chunk
+        # Usually every frame is one: it starts with "data:" and its only LFs are its blank line's. Then the LFs
+        # are exactly those of the blank lines before "data:" and of the last one, which two counts in C tell
+        # instead of a look at each frame.
+        if chunk.startswith(b"data:") and chunk.count(b"\n", 0, end) == 2 * (chunk.count(b"\n\ndata:", 0, end) + 1):
+            return chunk[: end - 2].split(b"\n\n"), chunk[end:]
         pieces = chunk.split(b"\n\n")
         pieces.pop()  # what follows the last blank line: not a whole frame
         taken = 0

@@ -27,7 +27,7 @@ from .ndjson import NdjsonParser
 from .ollama_stream import OllamaDecoder, OllamaEncoder
 from .openai_stream import OpenAIDecoder, OpenAIEncoder
 from .outcome import Usage
-from .sse import SseEvent, SseParser, frame_data
+from .sse import SseEvent, SseParser
 
 OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
 CUT_SHORT = "The provider closed the stream before the answer was complete."
@@ -191,28 +191,32 @@ class StreamTranslator:
             if self._state.error is not None:
                 return
 
-    def _forward_openai(self, pieces: list[bytes]) -> list[bytes] | None:
-        """Whole `data:` frames of an OpenAI stream read in turn: None when all of them go out unchanged, else
-        the frames to send (the usage chunk dropped; an unreadable frame replaced by an error, and the rest
-        not sent)."""
+    def _forward_openai(self, pieces: list[bytes], whole: bytes) -> list[bytes] | None:
+        """Whole `data:` frames of an OpenAI stream read in turn (`pieces`, the start of `whole`, each without its
+        blank line): None when all of them go out unchanged, else what to send in their place, as slices of
+        `whole` (the usage chunk dropped; an unreadable frame replaced by an error, and the rest not sent)."""
         decoder, state = self._openai, self._state
         assert decoder is not None
-        kept: list[bytes] | None = None
-        for position, piece in enumerate(pieces):
-            data = frame_data(piece)
+        out: list[bytes] | None = None
+        at = start = 0  # where the frame begins in `whole`; where the part still to send begins
+        for piece in pieces:
+            size = len(piece) + 2
+            data = piece[6:] if piece[5:6] == b" " else piece[5:]  # frame_data(), inline: it runs per event
             fine = state.error is None
-            decoder.data(data)
+            decoder.frame(data)
             if fine and state.error is not None and not _is_object(data):
                 self._unreadable = True
-                sent = pieces[:position] if kept is None else kept
-                return [frame + b"\n\n" for frame in sent] + [error_event(self.target, state.error)]
+                return [*(out or ()), whole[start:at], error_event(self.target, state.error)]
             if self._drop_usage and decoder.usage_only:
-                if kept is None:
-                    kept = pieces[:position]
-                continue
-            if kept is not None:
-                kept.append(piece)
-        return None if kept is None else [frame + b"\n\n" for frame in kept]
+                if out is None:
+                    out = []
+                out.append(whole[start:at])
+                start = at + size
+            at += size
+        if out is None:
+            return None
+        out.append(whole[start:at])
+        return out
 
     def _forward(self, chunk: bytes, *, final: bool) -> bytes:
         """Same-format streams: complete frames go out unchanged, read on the way for usage. A frame that does
@@ -239,7 +243,7 @@ class StreamTranslator:
             whole = chunk
             pieces, chunk = self._sse.data_frames(chunk)
             if pieces:
-                forwarded = self._forward_openai(pieces)
+                forwarded = self._forward_openai(pieces, whole)
                 if forwarded is None:  # every frame goes out as it came
                     if not chunk:
                         return whole
