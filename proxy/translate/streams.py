@@ -250,7 +250,7 @@ class StreamTranslator:
                     out.append(whole[: len(whole) - len(chunk)])
                 else:
                     out.extend(forwarded)
-                    if self._unreadable:
+                    if self._unreadable or not chunk:
                         return b"".join(out)
         frames = self._sse.close_frames() if final else self._sse.feed_frames(chunk)
         for frame in frames:
