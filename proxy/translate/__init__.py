@@ -22,7 +22,7 @@ from .errors import (
 from .outcome import Usage, response_stop_reason, response_usage
 from .prompts import is_prompt_request
 from .request import is_streaming, stream_usage_requested, translate_request, upstream_path
-from .response import translate_response
+from .response import passes_through, translate_response
 from .streams import StreamTranslator
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "error_event",
     "is_prompt_request",
     "is_streaming",
+    "passes_through",
     "response_stop_reason",
     "response_usage",
     "stream_usage_requested",

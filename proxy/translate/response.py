@@ -8,6 +8,10 @@ read from the body itself. A same-format answer passes through untouched.
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 from reconciler.models import ApiFormat
 
 from . import stamps
@@ -45,6 +49,35 @@ def translate_response(
         raise InvalidResponseError(
             f"The provider's answer does not follow its API ({type(exc).__name__}: {exc})."
         ) from exc
+
+
+class _Head(msgspec.Struct):
+    """What tells an answer's kind (`_is_prompt_answer`); decoding into it checks the whole answer is valid JSON
+    while skipping, not building, the rest."""
+
+    object: Any = None
+    message: Any = msgspec.UNSET
+    response: Any = msgspec.UNSET
+
+
+_decode_head = msgspec.json.Decoder(_Head).decode
+
+
+def passes_through(raw: bytes, fmt: ApiFormat, *, legacy: bool = False) -> bool:
+    """True when `raw`, a `fmt` provider's answer to a `fmt` client, goes out unchanged: `translate_response`
+    would return it as it is. Told without building the answer's objects; False for anything it would rewrite
+    or refuse (read it with `translate_response` then)."""
+    try:
+        head = _decode_head(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON, or not an object
+        return False
+    if fmt is OPENAI:
+        prompt = bool(head.object == "text_completion")
+    elif fmt is OLLAMA:
+        prompt = head.message is msgspec.UNSET and head.response is not msgspec.UNSET
+    else:
+        prompt = False
+    return prompt == legacy
 
 
 def _is_prompt_answer(body: JsonDict, fmt: ApiFormat) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anthropic.types
@@ -13,6 +14,7 @@ import pytest
 from proxy.translate import (
     InvalidResponseError,
     Usage,
+    passes_through,
     response_stop_reason,
     response_usage,
     translate_response,
@@ -344,3 +346,40 @@ def test_history_text_of_the_providers_answer_is_the_clients(source: ApiFormat, 
     kept, read_back = answer_text(source, ANSWERS[source]), answer_text(target, client)
     assert kept
     assert history_shape(kept) == history_shape(read_back)
+
+
+# --- answers that go out as the provider's bytes --------------------------------------------------------------
+
+_SAME_FORMAT_ANSWERS = [
+    (OPENAI, OPENAI_ANSWER),
+    (OPENAI, OPENAI_COMPLETION_ANSWER),
+    (ANTHROPIC, ANTHROPIC_ANSWER),
+    (OLLAMA, OLLAMA_ANSWER),
+    (OLLAMA, OLLAMA_GENERATE_ANSWER),
+    (OLLAMA, {"done": True}),
+    (OPENAI, {}),
+]
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize(("fmt", "answer"), _SAME_FORMAT_ANSWERS)
+def test_passes_through_says_when_translate_response_would_return_the_answer_as_it_is(
+    fmt: ApiFormat, answer: dict[str, Any], legacy: bool
+) -> None:
+    raw = json.dumps(answer).encode()
+    parsed = json.loads(raw)
+    try:
+        unchanged = translate_response(parsed, fmt, fmt, model="m", legacy=legacy) is parsed
+    except InvalidResponseError:  # the gateway's 502: the full reading must say so
+        unchanged = False
+    assert passes_through(raw, fmt, legacy=legacy) is unchanged
+
+
+@pytest.mark.parametrize("fmt", list(ApiFormat))
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"not json", b"[1, 2]", b'"text"', b"null", b'{"object": "chat.completion"', b'{"a": 1} trailing', b"\xff{}"],
+)
+def test_an_answer_that_is_not_one_json_object_never_passes_through(fmt: ApiFormat, raw: bytes) -> None:
+    assert not passes_through(raw, fmt)
+    assert not passes_through(raw, fmt, legacy=True)
