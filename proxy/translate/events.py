@@ -69,6 +69,10 @@ class TextRecorder(Encoder):
         super().__init__()
         self._inner = inner if inner is not None else Encoder()
         self.parts: list[str] = []
+        if type(self._inner).text is Encoder.text:
+            # An inner encoder that ignores text (a pass-through stream's): each text is only kept, by the list's
+            # own append, without a call of Python code per event.
+            self.text = self.parts.append  # type: ignore[method-assign,assignment]
 
     @property
     def recorded(self) -> str:
