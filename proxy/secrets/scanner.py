@@ -93,6 +93,8 @@ class Scanner:
         self._value_of = {v.value: (f"value:{i}", f"declared secret ({v.source})") for i, v in enumerate(ordered)}
         self._values = re.compile("|".join(re.escape(v.value) for v in ordered)) if ordered else None
         self._shortest = 1 if self.patterns else SHORTEST_SECRET
+        # Declared patterns and values are searched in every text, whatever the prefilters say.
+        self._unconditional = bool(self.patterns) or self._values is not None
 
     def scan(self, text: str) -> list[Finding]:
         """Every secret in `text`, in order, merged where they overlap; placeholders the text already holds
@@ -103,6 +105,8 @@ class Scanner:
         candidates = self._candidates
         prefilters = self._prefilters
         if len(text) <= GATED_LENGTH and self._gate.search(text) is None:
+            if self._unconditional is False:
+                return []  # most of a request's texts: no prefix of any rule, nothing declared to look for
             prefilters = ()
         for anchor, prefilter in prefilters:
             # Each prefilter starts with its anchor character: where that is absent, one substring search
