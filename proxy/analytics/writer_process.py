@@ -189,7 +189,7 @@ class WriterProcess:
             self._warnings.warn("full", 1, f"Analytics queue {reason}: events are being dropped")
             return False
         queue.append(event)
-        if len(queue) >= SEND_BATCH:
+        if len(queue) == SEND_BATCH:  # once per batch: setting the event takes a lock, and it stays set
             self._wake.set()
         return True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,22 @@ def test_a_writer_process_that_never_gets_ready_is_given_up(tmp_path: Path, monk
     monkeypatch.setattr(writer_process, "_CHILD_MODULE", "tests.support.silent_child")
     with pytest.raises(AnalyticsError, match=r"did not start within 0\.5 s"):
         WriterProcess(tmp_path, start_timeout=0.5)
+
+
+def test_a_full_batch_leaves_without_waiting_for_the_send_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_process, "SEND_EVERY", 600.0)
+    writer = WriterProcess(tmp_path, interval=60)
+    try:
+        for n in range(2 * writer_process.SEND_BATCH + 10):
+            assert writer.put(alert(n))
+        # Each time the queue reaches a batch the sender takes all of it; what is left after the last one is less
+        # than a batch (it waits for the interval). The poll only watches the queue: there is no event to await.
+        deadline = time.monotonic() + 30
+        while len(writer._queue) >= writer_process.SEND_BATCH and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(writer._queue) < writer_process.SEND_BATCH
+    finally:
+        writer.close()
+    assert writer.written == 2 * writer_process.SEND_BATCH + 10
