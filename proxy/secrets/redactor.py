@@ -43,10 +43,8 @@ def redact(body: dict[str, Any], scanner: Scanner, *, workspace: str, replace: b
 
     texts: list[str] = []
     _collect(body, texts)
-    scan = scanner.scan
-    for text in texts:
-        found = scan(text)
-        if not found or text in findings:
+    for text, found in scanner.scan_all(texts):
+        if text in findings:
             continue
         secrets = [f for f in found if f.rule != PLACEHOLDER]
         if len(secrets) < len(found):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -163,3 +164,49 @@ def test_the_gate_for_short_texts_finds_what_the_full_passes_find(parts: list[st
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scanner_module, "GATED_LENGTH", -1)
         assert scanner.scan(text) == gated
+
+
+# Texts as a request holds them: secrets, near misses, pieces that could join into a prefix across two texts,
+# NULs (the separator scan_all joins with), and texts long enough to be scanned alone.
+_TEXTS = st.lists(
+    st.lists(st.sampled_from([*_PIECES, "\0", "sk", "-ant-", "gh", "p_"]) | st.text(max_size=12), max_size=6).map(
+        "".join
+    )
+    | st.sampled_from([s.secret for s in SAMPLES])
+    | st.sampled_from([s.text * 12 for s in SAMPLES[:5]]),
+    max_size=12,
+)
+
+
+@given(_TEXTS)
+@settings(max_examples=300, deadline=None)
+def test_scan_all_finds_what_scanning_each_text_finds(texts: list[str]) -> None:
+    scanner = builtin_scanner()
+    expected = [(text, found) for text in texts if (found := scanner.scan(text))]
+    assert scanner.scan_all(texts) == expected
+
+
+def test_scan_all_with_declared_patterns_scans_each_text() -> None:
+    scanner = Scanner(patterns=[scanner_module.DeclaredPattern("ticket", re.compile(r"TCK-\d+"))])
+    texts = ["see TCK-1", "no", "TCK-22 and TCK-3"]
+    assert [(t, [(f.start, f.end) for f in found]) for t, found in scanner.scan_all(texts)] == [
+        ("see TCK-1", [(4, 9)]),
+        ("TCK-22 and TCK-3", [(0, 6), (11, 16)]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "joinable"),
+    [
+        (r"sk-(?=[A-Za-z0-9]{8})", True),
+        (r"(?<=://)[^@]+@", True),
+        (r"^key", False),
+        (r"key$", False),
+        (r"\bkey", False),
+        (r"(?<!x)key", False),
+        (r"key(?![A-Z])", False),
+        (r"a(?:b|(?:c\Z))", False),
+    ],
+)
+def test_texts_are_joined_only_for_prefilters_a_neighbour_cannot_defeat(pattern: str, joinable: bool) -> None:
+    assert scanner_module._finds_the_same_in_context(re.compile(pattern)) is joinable
