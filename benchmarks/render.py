@@ -352,6 +352,14 @@ def secrets_section(data: Data) -> list[str]:
         f"| scan 100 KB of real code | {ms(data['scan_100kb'])} |",
         f"| scan 1 MB of real code | {ms(data['scan_1mb'])} |",
         f"| redact and restore a 100 KB request, streamed | {ms(data['redact_restore_100kb'])} |",
+        *(
+            [
+                f"| redact an agent's request ({data['agent_request_bytes'] / 1000:.0f} KB: 20 tools with schemas, "
+                f"a system prompt, 60 messages; no secret) | {ms(data['redact_agent_request'])} |"
+            ]
+            if "redact_agent_request" in data
+            else []
+        ),
         f"| findings in {data['corpus_mb']:.1f} MB of real code | {data['findings']} "
         f"({data['findings_per_mb']:.2f} per MB) |",
         "",

@@ -7,6 +7,8 @@ Measured, in one process:
   scan 1 MB       the same on 1 MB, to show the cost is linear;
   findings / MB   findings of the built-in rules over --corpus-mb MB of real code (target: at most 1);
   redact+restore  a chat request of 100 KB with three secrets: redact the body, restore a streamed echo of it.
+  agent request   redact an agent's request without secrets: 20 tools with JSON schemas, a long system prompt and
+                  60 messages of code and prose (about 70 KB in some 1,300 strings, most of them short).
 Each time is the median (min–max) over --rounds rounds.
 
     python benchmarks/secret_scan.py [--rounds 30] [--corpus-mb 8] [--json results.json]
@@ -45,6 +47,37 @@ def timings(work: Callable[[], object], rounds: int) -> dict[str, float]:
         "min_ms": min(seconds) * 1000,
         "max_ms": max(seconds) * 1000,
     }
+
+
+def agent_request(code: str) -> dict[str, Any]:
+    """A coding agent's chat request: tool definitions with JSON schemas, a system prompt, a conversation that
+    quotes code."""
+    kinds = ("string", "integer", "boolean")
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": f"tool_{t}",
+                "description": "Reads or edits files of the workspace, as its parameters say. " * 3,
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        f"param_{i}": {"type": kinds[(t + i) % 3], "description": f"What the tool does with item {i}."}
+                        for i in range(10)
+                    },
+                    "required": ["param_0", "param_1"],
+                },
+            },
+        }
+        for t in range(20)
+    ]
+    messages = [{"role": "system", "content": "You are a coding assistant working in the user's repository. " * 130}]
+    for i in range(30):
+        messages.append(
+            {"role": "user", "content": f"What does this do?\n```python\n{code[i * 900 : i * 900 + 700]}\n```"}
+        )
+        messages.append({"role": "assistant", "content": "It " + code[i * 900 + 700 : i * 900 + 900]})
+    return {"model": "coder", "messages": messages, "tools": tools, "stream": True}
 
 
 def shown(figure: dict[str, float]) -> str:
@@ -94,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         assert "".join(out) == pasted
 
     results["redact_restore_100kb"] = timings(round_trip, max(3, args.rounds // 3))
+    request = agent_request(real_code(40_000))
+    results["agent_request_bytes"] = len(json.dumps(request))
+    results["redact_agent_request"] = timings(lambda: redact(request, scanner, workspace="bench"), args.rounds)
 
     print(f"Python {results['python']} on {results['machine']} (load average {results['load_average']:.1f})")
     print(f"built-in rules:            {results['rules']}")
@@ -105,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         + (f"  ({', '.join(results['finding_rules'])})" if found else "")
     )
     print(f"redact + restore (stream): {shown(results['redact_restore_100kb'])} for a 100 KB request, 16-char deltas")
+    kilobytes = results["agent_request_bytes"] / 1000
+    print(f"redact an agent's request: {shown(results['redact_agent_request'])} ({kilobytes:.0f} KB, 20 tools)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
