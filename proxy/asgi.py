@@ -85,16 +85,9 @@ WATCH_AFTER = 0.05
 
 
 class DisconnectWatch:
-    """Cancels the current task if its client disconnects; for a request whose body was read.
-
-        watch = DisconnectWatch(receive)
-        try:
-            await work
-        except asyncio.CancelledError:
-            if not watch.absorbs_cancel():
-                raise
-        finally:
-            watch.stop()
+    """Cancels the current task if its client disconnects; for a request whose body was read. Made before the
+    work is awaited; in the `except CancelledError` around it, `absorbs_cancel()` says whether to go on; `stop()`
+    when it is over, whichever way (`cancel_on_disconnect` is exactly that).
 
     One watcher task waits for the disconnect and cancels the task that made the watch, so the work runs in that
     task: no second task and no `asyncio.wait` per request. The watcher starts only after `watch_after` seconds,
