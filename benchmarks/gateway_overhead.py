@@ -68,19 +68,28 @@ BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to t
 @contextmanager
 def process(cmd: list[str], marker: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start `cmd`, wait for the stdout line containing `marker`, yield its last word (a URL), stop it at the end."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+    with started(cmd, marker, env) as (url, _):
+        yield url
+
+
+@contextmanager
+def started(
+    cmd: list[str], marker: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> Iterator[tuple[str, int]]:
+    """`process`, run in `cwd`, yielding (URL, pid)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             if marker in line:
-                yield line.strip().split()[-1]
+                yield line.strip().split()[-1], proc.pid
                 break
         else:
             raise RuntimeError(f"{cmd[0]} exited before printing its URL")
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
 

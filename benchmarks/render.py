@@ -381,6 +381,10 @@ count and a timeout, and every process a step started is stopped when it ends, f
 raw results are kept in `.bench/results/`; `python benchmarks/render.py .bench/results/full` renders them again.
 Each script also runs alone (`python benchmarks/NAME.py --help`). Figures from one run compare with each other;
 across machines, compare the ratios.
+
+To judge a change, `python benchmarks/compare_revisions.py REV` runs the gateway of a git revision and of the
+working tree side by side (not part of the suite): RPS moves by several percent between runs on a small machine,
+so it also reports CPU per request of the event loop, the gateway process and its writer process.
 """
 
 
