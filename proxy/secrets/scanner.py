@@ -34,6 +34,10 @@ SHORTEST_SECRET: Final = 8
 # none, and one search of the alternation costs less than looking for each anchor in turn (0.2-0.4 us against
 # 1-2 us for a sentence). In longer texts that search would find a hit early anyway and then cost extra.
 GATED_LENGTH: Final = 512
+# Texts a scan found clean are remembered, up to this many characters in all (then forgotten together): a coding
+# assistant sends the whole conversation again with every turn (system prompt, tool definitions, earlier
+# messages), and looking a text up costs a hash of it, several times less than scanning it.
+CLEAN_CACHE_CHARS: Final = 8_000_000
 
 
 class Finding(NamedTuple):
@@ -99,35 +103,44 @@ class Scanner:
         # Declared patterns and values are searched in every text, whatever the prefilters say.
         self._unconditional = bool(self.patterns) or self._values is not None
         self._joinable = all(_finds_the_same_in_context(prefilter) for _, prefilter in self._prefilters)
+        self._clean: dict[str, None] = {}  # texts without findings (see CLEAN_CACHE_CHARS)
+        self._clean_chars = 0
+        self.clean_cache_chars = CLEAN_CACHE_CHARS
 
     def scan_all(self, texts: Sequence[str]) -> list[tuple[str, list[Finding]]]:
         """`(text, scan(text))` for each of `texts` that holds any finding, in their order.
 
-        A request is mostly short texts (roles, names, messages, tool schemas' descriptions) without any rule's
-        prefix. The short ones are joined by NUL and searched as one text the way a long one is (each anchor
-        character looked for in C, its prefilter only where it occurs) instead of one search of the gate each:
-        the gate costs per character, several times what those searches cost. Only the texts with a hit are
-        scanned. A hit that runs from one text into the next only makes that text scanned for nothing, and each
-        prefilter goes on from the next text, so every text with a prefix of its own is still scanned (the
-        prefilters have no anchors or negative look-arounds that a joined neighbour could defeat; see
-        `_finds_the_same_in_context`).
+        A text this scanner found clean before is not scanned again (a dictionary of them, bounded by
+        `clean_cache_chars`; a text with any finding is never remembered). A request is mostly short texts
+        (roles, names, messages, tool schemas' descriptions) without any rule's prefix: the short ones are joined
+        by NUL and searched as one text the way a long one is (each anchor character looked for in C, its
+        prefilter only where it occurs) instead of one search of the gate each, which costs per character several
+        times what those searches cost; only the texts with a hit are scanned. A hit that runs from one text into
+        the next only makes that text scanned for nothing, and each prefilter goes on from the next text, so
+        every text with a prefix of its own is still scanned (the prefilters have no anchors or negative
+        look-arounds that a joined neighbour could defeat; see `_finds_the_same_in_context`).
         """
-        scan, shortest = self.scan, self._shortest
-        if self._unconditional or not self._joinable:
-            return [(text, found) for text in texts if (found := scan(text))]
+        scan, shortest, clean = self.scan, self._shortest, self._clean
+        joinable = self._joinable and not self._unconditional
         hits: list[tuple[int, str, list[Finding]]] = []
         short: list[int] = []
         for index, text in enumerate(texts):
             size = len(text)
-            if size > GATED_LENGTH:
+            if size < shortest or text in clean:
+                continue
+            if size > GATED_LENGTH or not joinable:
                 if found := scan(text):
                     hits.append((index, text, found))
-            elif size >= shortest:
+                else:
+                    self._remember(text)
+            else:
                 short.append(index)
         if len(short) == 1:
             text = texts[short[0]]
             if found := scan(text):
                 hits.append((short[0], text, found))
+            else:
+                self._remember(text)
         elif short:
             parts = [texts[index] for index in short]
             joined = "\0".join(parts)
@@ -143,11 +156,26 @@ class Scanner:
                     part = bisect.bisect_right(starts, hit.start()) - 1
                     marked.add(part)
                     at = starts[part + 1]
-            for part in marked:
-                if found := scan(parts[part]):
-                    hits.append((short[part], parts[part], found))
+            for part, text in enumerate(parts):
+                if part in marked and (found := scan(text)):
+                    hits.append((short[part], text, found))
+                else:
+                    self._remember(text)
         hits.sort(key=lambda hit: hit[0])
         return [(text, found) for _, text, found in hits]
+
+    def _remember(self, text: str) -> None:
+        """Note a text without findings; all are forgotten when they would pass `clean_cache_chars`. (A large
+        body is scanned in a worker thread while the event loop scans others: the dictionary's operations are
+        atomic, and the character count may drift by a text until the next time all are forgotten.)"""
+        size = len(text)
+        if self._clean_chars + size > self.clean_cache_chars:
+            self._clean.clear()
+            self._clean_chars = 0
+            if size > self.clean_cache_chars:
+                return
+        self._clean[text] = None
+        self._clean_chars += size
 
     def scan(self, text: str) -> list[Finding]:
         """Every secret in `text`, in order, merged where they overlap; placeholders the text already holds

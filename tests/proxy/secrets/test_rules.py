@@ -181,9 +181,49 @@ _TEXTS = st.lists(
 @given(_TEXTS)
 @settings(max_examples=300, deadline=None)
 def test_scan_all_finds_what_scanning_each_text_finds(texts: list[str]) -> None:
-    scanner = builtin_scanner()
+    scanner = builtin_scanner()  # shared by the examples: texts found clean in one are remembered in the next
     expected = [(text, found) for text in texts if (found := scanner.scan(text))]
     assert scanner.scan_all(texts) == expected
+    assert scanner.scan_all(texts) == expected  # again, from what it remembers
+
+
+def _spied(scanner: Scanner) -> list[str]:
+    """The texts `scanner.scan` is called with from now on."""
+    calls: list[str] = []
+    scan = scanner.scan
+
+    def spy(text: str) -> list[scanner_module.Finding]:
+        calls.append(text)
+        return scan(text)
+
+    scanner.scan = spy  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_text_found_clean_is_not_scanned_again_and_one_with_a_secret_always_is() -> None:
+    scanner = Scanner()
+    clean = "def handler(request):\n    return request.body\n" * 20  # long: scanned alone
+    short = "Explain what this function does, please."  # short: joined with the others
+    secret = next(s for s in SAMPLES if s.rule == "github-pat").text
+    calls = _spied(scanner)
+    first = scanner.scan_all([clean, short, secret])
+    assert calls[0] == clean
+    assert secret in calls
+    calls.clear()
+    # A new request decodes new string objects with the same text.
+    assert scanner.scan_all(["".join(clean), "".join(short), "".join(secret)]) == first
+    assert calls == [secret]
+
+
+def test_what_is_remembered_is_bounded_and_forgotten_together() -> None:
+    scanner = Scanner()
+    scanner.clean_cache_chars = 1_000
+    first, second = "a" * 600 + " first", "b" * 600 + " second"
+    calls = _spied(scanner)
+    scanner.scan_all([first, second])  # the second does not fit with the first: both forgotten, it kept alone
+    scanner.scan_all([second])
+    scanner.scan_all([first])
+    assert calls == [first, second, first]
 
 
 def test_scan_all_with_declared_patterns_scans_each_text() -> None:
