@@ -357,6 +357,14 @@ def secrets_section(data: Data) -> list[str]:
                 f"| redact an agent's request ({data['agent_request_bytes'] / 1000:.0f} KB: 20 tools with schemas, "
                 f"a system prompt, 60 messages; no secret) | {ms(data['redact_agent_request'])} |"
             ]
+            + (
+                [
+                    "| its next turn: one new message, the conversation so far scanned a turn before | "
+                    f"{ms(data['redact_agent_next_turn'])} |"
+                ]
+                if "redact_agent_next_turn" in data
+                else []
+            )
             if "redact_agent_request" in data
             else []
         ),

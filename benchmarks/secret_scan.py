@@ -8,7 +8,9 @@ Measured, in one process:
   findings / MB   findings of the built-in rules over --corpus-mb MB of real code (target: at most 1);
   redact+restore  a chat request of 100 KB with three secrets: redact the body, restore a streamed echo of it.
   agent request   redact an agent's request without secrets: 20 tools with JSON schemas, a long system prompt and
-                  60 messages of code and prose (about 70 KB in some 1,300 strings, most of them short).
+                  60 messages of code and prose (about 60 KB in some 1,300 strings, most of them short), with
+                  nothing remembered; then its next turn (one new message) after the conversation so far was
+                  redacted, which is what an assistant sends turn after turn.
 Each time is the median (min–max) over --rounds rounds.
 
     python benchmarks/secret_scan.py [--rounds 30] [--corpus-mb 8] [--json results.json]
@@ -30,15 +32,20 @@ from typing import Any
 # The corpus and the samples are the tests' own: the repository root makes `tests` importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from proxy.secrets import StreamRestorer, builtin_scanner, redact
+from proxy.secrets import Scanner, StreamRestorer, builtin_scanner, redact
 from tests.proxy.secrets.corpus import real_code
 from tests.proxy.secrets.samples import samples
 
 
-def timings(work: Callable[[], object], rounds: int) -> dict[str, float]:
+def timings(work: Callable[[], object], rounds: int, setup: Callable[[], object] | None = None) -> dict[str, float]:
+    """`work` timed `rounds` times, after `setup` each time (not timed) when given."""
+    if setup is not None:
+        setup()
     work()  # warm caches
     seconds = []
     for _ in range(rounds):
+        if setup is not None:
+            setup()
         started = time.perf_counter()
         work()
         seconds.append(time.perf_counter() - started)
@@ -127,9 +134,29 @@ def main(argv: list[str] | None = None) -> int:
         assert "".join(out) == pasted
 
     results["redact_restore_100kb"] = timings(round_trip, max(3, args.rounds // 3))
-    request = agent_request(real_code(40_000))
-    results["agent_request_bytes"] = len(json.dumps(request))
-    results["redact_agent_request"] = timings(lambda: redact(request, scanner, workspace="bench"), args.rounds)
+    # Each request arrives as new JSON, so its texts are new string objects: decoded again before every round.
+    raw = json.dumps(agent_request(real_code(40_000)))
+    conversation = json.loads(raw)
+    conversation["messages"].append({"role": "user", "content": f"And this?\n```python\n{real_code(1_000)}\n```"})
+    next_raw = json.dumps(conversation)
+    results["agent_request_bytes"] = len(raw)
+    fresh = Scanner()
+    fresh.clean_cache_chars = 0  # remembers nothing: every text is scanned
+    request: list[Any] = []
+    results["redact_agent_request"] = timings(
+        lambda: redact(request[-1], fresh, workspace="bench"), args.rounds, lambda: request.append(json.loads(raw))
+    )
+
+    scanners: list[Scanner] = []
+
+    def next_turn() -> None:  # a new scanner has redacted (and remembered) the conversation so far, a turn ago
+        scanners.append(Scanner())
+        redact(json.loads(raw), scanners[-1], workspace="bench")
+        request.append(json.loads(next_raw))
+
+    results["redact_agent_next_turn"] = timings(
+        lambda: redact(request[-1], scanners[-1], workspace="bench"), args.rounds, next_turn
+    )
 
     print(f"Python {results['python']} on {results['machine']} (load average {results['load_average']:.1f})")
     print(f"built-in rules:            {results['rules']}")
@@ -143,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"redact + restore (stream): {shown(results['redact_restore_100kb'])} for a 100 KB request, 16-char deltas")
     kilobytes = results["agent_request_bytes"] / 1000
     print(f"redact an agent's request: {shown(results['redact_agent_request'])} ({kilobytes:.0f} KB, 20 tools)")
+    turn = shown(results["redact_agent_next_turn"])
+    print(f"  its next turn:           {turn} (one new message, the rest scanned before)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
