@@ -120,27 +120,17 @@ class Scanner:
         every text with a prefix of its own is still scanned (the prefilters have no anchors or negative
         look-arounds that a joined neighbour could defeat; see `_finds_the_same_in_context`).
         """
-        scan, shortest, clean = self.scan, self._shortest, self._clean
+        shortest, clean = self._shortest, self._clean
         joinable = self._joinable and not self._unconditional
-        hits: list[tuple[int, str, list[Finding]]] = []
-        short: list[int] = []
+        alone: list[int] = []  # scanned one by one
+        short: list[int] = []  # searched joined first
         for index, text in enumerate(texts):
             size = len(text)
             if size < shortest or text in clean:
                 continue
-            if size > GATED_LENGTH or not joinable:
-                if found := scan(text):
-                    hits.append((index, text, found))
-                else:
-                    self._remember(text)
-            else:
-                short.append(index)
+            (alone if size > GATED_LENGTH or not joinable else short).append(index)
         if len(short) == 1:
-            text = texts[short[0]]
-            if found := scan(text):
-                hits.append((short[0], text, found))
-            else:
-                self._remember(text)
+            alone += short  # one search of the gate is the cheapest for a single short text
         elif short:
             parts = [texts[index] for index in short]
             joined = "\0".join(parts)
@@ -156,13 +146,19 @@ class Scanner:
                     part = bisect.bisect_right(starts, hit.start()) - 1
                     marked.add(part)
                     at = starts[part + 1]
-            for part, text in enumerate(parts):
-                if part in marked and (found := scan(text)):
-                    hits.append((short[part], text, found))
+            for part, index in enumerate(short):
+                if part in marked:
+                    alone.append(index)
                 else:
-                    self._remember(text)
-        hits.sort(key=lambda hit: hit[0])
-        return [(text, found) for _, text, found in hits]
+                    self._remember(parts[part])
+        hits: list[tuple[str, list[Finding]]] = []
+        for index in sorted(alone):
+            text = texts[index]
+            if found := self.scan(text):
+                hits.append((text, found))
+            else:
+                self._remember(text)
+        return hits
 
     def _remember(self, text: str) -> None:
         """Note a text without findings; all are forgotten when they would pass `clean_cache_chars`. (A large
