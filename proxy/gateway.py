@@ -28,7 +28,7 @@ from proxy.asgi import (
     send_json,
     start_stream,
 )
-from proxy.registry import CompiledRule, ProviderRuntime, Registry, WorkspaceRuntime
+from proxy.registry import BASE_UPSTREAM_HEADERS, CompiledRule, ProviderRuntime, Registry, WorkspaceRuntime
 from proxy.request_info import ClientApi, extract_filenames, is_fim
 from proxy.rewrite import add_instructions
 from proxy.secrets import report_alerts, restore_body, restoring
@@ -213,7 +213,7 @@ def upstream_headers(provider: ProviderRuntime, scope: Scope, client: ApiFormat 
     """
     if provider.fixed_headers is not None:  # nothing in them comes from the request
         return provider.fixed_headers
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    headers = dict(BASE_UPSTREAM_HEADERS)
     bearer_token = False
     if provider.auth == "api_key":
         key = provider.api_key

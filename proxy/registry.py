@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Final
 
 from proxy.secrets.policy import SecretGuard, compile_guard, default_guard
 from reconciler.globs import compile_glob
@@ -26,6 +27,12 @@ log = logging.getLogger("muxgate.registry")
 class ModelPrice:
     input_per_m_tok: float
     output_per_m_tok: float
+
+
+# What every call to a provider carries, whatever its API and auth.
+BASE_UPSTREAM_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,7 @@ class ProviderRuntime:
     def __post_init__(self) -> None:
         fixed: Mapping[str, str] | None = None
         if self.api_format is not ApiFormat.ANTHROPIC and self.auth != "passthrough":
-            headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+            headers = dict(BASE_UPSTREAM_HEADERS)
             if self.auth == "api_key" and self.api_key:
                 headers["authorization"] = f"Bearer {self.api_key}"
             fixed = MappingProxyType(headers)
