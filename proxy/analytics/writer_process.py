@@ -129,6 +129,9 @@ class WriterProcess:
         from_child_r, from_child_w = os.pipe()
         command = [
             sys.executable,
+            # Without -P, `-m` puts the current directory first on the path: a `proxy` package there (any checkout
+            # or project the gateway is started from) would be imported instead of this one, and run.
+            "-P",
             "-m",
             _CHILD_MODULE,
             str(Path(data_dir).resolve()),

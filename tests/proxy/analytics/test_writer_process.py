@@ -117,6 +117,25 @@ def test_a_writer_process_that_never_gets_ready_is_given_up(tmp_path: Path, monk
         WriterProcess(tmp_path, start_timeout=0.5)
 
 
+def test_the_writer_process_runs_this_code_whatever_directory_the_gateway_runs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A directory with a package of the same name, as a checkout of another version or an unrelated project has.
+    decoy = tmp_path / "elsewhere"
+    (decoy / "proxy" / "analytics").mkdir(parents=True)
+    (decoy / "proxy" / "__init__.py").write_text("")
+    (decoy / "proxy" / "analytics" / "__init__.py").write_text("")
+    (decoy / "proxy" / "analytics" / "writer_process.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.chdir(decoy)
+    writer = WriterProcess(tmp_path / "data", interval=60)
+    try:
+        writer.put(alert(1))
+        assert writer.flush(5)
+        assert writer.read("SELECT detail FROM alerts") == [("alert 1",)]
+    finally:
+        writer.close()
+
+
 def test_a_full_batch_leaves_without_waiting_for_the_send_interval(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
