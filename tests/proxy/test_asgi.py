@@ -4,6 +4,7 @@ absorbed."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -143,3 +144,65 @@ async def test_a_client_that_left_before_the_delay_is_noticed_when_it_ends() -> 
     assert await asyncio.wait_for(cancel_on_disconnect(work(), client.receive, watch_after=0.05), 5) is True
     assert cancelled.is_set()
     assert loop.time() - started >= 0.05
+
+
+@pytest.mark.anyio
+async def test_a_watch_stopped_before_it_was_due_is_never_started() -> None:
+    # Two requests due together: the one still running when they are due is watched (its client leaves and its
+    # work is cancelled), the one that ended first is not, although the same sweep reached both.
+    listened: list[str] = []
+
+    async def receive_of_the_finished_one() -> HTTPDisconnectEvent:
+        listened.append("receive")
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def finished() -> None:
+        await asyncio.sleep(0)
+
+    async def quick_request() -> bool:
+        return await cancel_on_disconnect(finished(), receive_of_the_finished_one, watch_after=0.02)
+
+    client = Client()
+    client.leave()
+    assert await quick_request() is False
+    assert await asyncio.wait_for(cancel_on_disconnect(asyncio.sleep(10), client.receive, watch_after=0.02), 5)
+    assert listened == []
+
+
+@pytest.mark.anyio
+async def test_watches_made_at_once_are_all_started_when_due() -> None:
+    clients = [Client() for _ in range(20)]
+    for client in clients:
+        client.leave()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    gone = await asyncio.wait_for(
+        asyncio.gather(*(cancel_on_disconnect(asyncio.sleep(10), c.receive, watch_after=0.03) for c in clients)), 5
+    )
+    assert gone == [True] * 20
+    assert loop.time() - started >= 0.03
+
+
+def test_a_watch_on_another_event_loop_is_started_by_that_loop() -> None:
+    # The gateway's loop and a second one (a test's, a thread's) each start their own watches, whichever made
+    # one last.
+    async def watched(client: Client, made: threading.Event | None = None) -> bool:
+        async def work() -> None:
+            if made is not None:
+                made.set()
+            await asyncio.sleep(10)
+
+        return await asyncio.wait_for(cancel_on_disconnect(work(), client.receive, watch_after=0.05), 5)
+
+    first, second = Client(), Client()
+    first.leave()
+    made = threading.Event()
+    results: list[bool] = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(watched(first, made))))
+    thread.start()
+    assert made.wait(5)
+    second.leave()
+    assert asyncio.run(watched(second)) is True  # made on this loop after the thread's loop made its own
+    thread.join(5)
+    assert results == [True]
