@@ -1,15 +1,22 @@
 """The writer in a process of its own: the gateway's event loop never shares its interpreter lock with DuckDB.
 
     gateway process                                          writer process (python -m proxy.analytics.writer_process)
-    put(item) ─▶ deque ─▶ sender thread ── pipe: pickled batches, flush/query/read/close ──▶ Writer (writer.py):
-                          (every 50 ms or 1,000 items)                                        request_rows, DuckDB
+    put(item) ─▶ deque ─▶ event loop: a timer every 50 ms ── pipe: pickled batches ──────▶ Writer (writer.py):
+                          sender thread: flush/query/read/close, ─ and what the pipe ──▶   request_rows, DuckDB
+                          and what the pipe could not take at once
     flush/query/read ◀── reader thread ◀── pipe: each request's answer and the writer's counters ◀──┘
 
 Why a process: a writer thread in the gateway's process turned items into rows, encoded batches and ran DuckDB
 calls that hold the GIL for parts of their work, so the event loop stood still meanwhile, and its CPU time per
 request rose by tens of microseconds besides (benchmarks/analytics.py measures both ways side by side). Here the
-event loop only appends a tuple of plain values and bytes to a deque; the sender thread pickles what accumulated
-(a C call) and writes it to the pipe with the lock released.
+event loop only appends a tuple of plain values and bytes to a deque, and every 50 ms pickles what accumulated
+(a C call) and writes it to the pipe without waiting (the pipe is non-blocking, and enlarged to 1 MiB where
+Linux allows). A sender thread that woke every 50 ms to do the same cost the gateway more: each wake took the GIL
+from the busy event loop (3 us of the gateway's CPU per request at 5,000 requests/s, benchmarks/compare_revisions.py;
+with nothing queued, a gateway recording was measurably slower than one that was not). The sender thread
+now sleeps until it is needed: for the requests of other threads (flush, queries, close), for events queued
+outside an event loop, and to finish a batch the pipe did not take at once, so the event loop never blocks on a
+writer process that reads slowly.
 
 The writer process opens the database (migrations, lock-down) before it says it is ready, so `WriterProcess`
 raises AnalyticsError with the same sentence a database that cannot be used gave before. It ignores SIGINT and
@@ -21,8 +28,10 @@ gateway keeps serving: events are counted as dropped, a warning is logged, `last
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import contextlib
+import fcntl
 import functools
 import gc
 import itertools
@@ -50,6 +59,8 @@ log = logging.getLogger("muxgate.analytics")
 # A batch leaves for the writer process after this many seconds or this many events, whichever comes first.
 SEND_EVERY: Final = 0.05
 SEND_BATCH: Final = 1_000
+# The pipe's buffer, asked for where Linux allows it: a second of batches fits without waiting for the reader.
+PIPE_BUFFER: Final = 1 << 20
 # What runs as the writer process (tests name another module to see a start that hangs).
 _CHILD_MODULE = "proxy.analytics.writer_process"
 # How long the writer process may take to open (and migrate) the database before the gateway gives up.
@@ -63,10 +74,24 @@ _HEADER = struct.Struct("<Q")
 _UNPICKLABLE = (pickle.PicklingError, TypeError, AttributeError)
 
 
-def _write_frame(stream: IO[bytes], message: Any) -> None:
+def _frame(message: Any) -> bytes:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def _write_frame(stream: IO[bytes], message: Any) -> None:
+    stream.write(_frame(message))
     stream.flush()
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    """All of `data` to the non-blocking `fd`, waiting for room when the pipe is full (not on the event loop)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 def _picklable(value: Any) -> bool:
@@ -173,6 +198,16 @@ class WriterProcess:
             raise AnalyticsError(
                 reason or f"The analytics writer process could not start (exit status {self._proc.returncode})."
             )
+        # The event loop writes batches without waiting: what the pipe cannot take at once is left to the sender.
+        self._out_fd = self._out.fileno()
+        os.set_blocking(self._out_fd, False)
+        with contextlib.suppress(OSError, AttributeError):  # Linux only, and capped by /proc/sys/fs/pipe-max-size
+            fcntl.fcntl(self._out_fd, fcntl.F_SETPIPE_SZ, PIPE_BUFFER)
+        # Held by whoever writes to the pipe (the event loop or the sender), so that frames never interleave.
+        self._pipe_lock = threading.Lock()
+        # What the pipe did not take of the last frame the event loop wrote: the sender writes it first.
+        self._backlog = b""
+        self._send_scheduled = False
         self._sender = threading.Thread(target=self._send_loop, name="muxgate-analytics-sender", daemon=True)
         self._reader = threading.Thread(target=self._read_loop, name="muxgate-analytics-reader", daemon=True)
         self._sender.start()
@@ -192,9 +227,54 @@ class WriterProcess:
             self._warnings.warn("full", 1, f"Analytics queue {reason}: events are being dropped")
             return False
         queue.append(event)
-        if len(queue) == SEND_BATCH:  # once per batch: setting the event takes a lock, and it stays set
-            self._wake.set()
+        if not self._send_scheduled:
+            self._schedule_send()
+        elif len(queue) >= SEND_BATCH:
+            self._send_now()
         return True
+
+    def _schedule_send(self) -> None:
+        """The next batch leaves in SEND_EVERY seconds: from the event loop's timer, or from the sender thread
+        when the event was put outside an event loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._wake.set()
+            return
+        self._send_scheduled = True
+        loop.call_later(SEND_EVERY, self._send_due)
+
+    def _send_due(self) -> None:
+        self._send_scheduled = False
+        self._send_now()
+
+    def _send_now(self) -> None:
+        """On the event loop: what is queued goes to the pipe as far as it takes it without waiting; the rest is
+        the sender thread's to write. Busy sender: it sends the queue itself once it is done, or the next timer."""
+        if not self._pipe_lock.acquire(blocking=False):
+            if not self._send_scheduled:
+                self._schedule_send()
+            return
+        events: list[Item] = []
+        try:
+            if self._backlog or self._gone is not None or self._closed:
+                return
+            queue = self._queue
+            events = [queue.popleft() for _ in range(len(queue))]
+            frame = self._events_frame(events)
+            if frame is None:
+                return
+            try:
+                written = os.write(self._out_fd, frame)
+            except BlockingIOError:
+                written = 0
+            if written < len(frame):
+                self._backlog = frame[written:]
+                self._wake.set()
+        except (OSError, ValueError) as exc:
+            self._lost(f"the pipe to it broke: {exc}", len(events))
+        finally:
+            self._pipe_lock.release()
 
     @property
     def pid(self) -> int:
@@ -292,49 +372,58 @@ class WriterProcess:
         return pending.value
 
     def _send_loop(self) -> None:
-        queue, outbox = self._queue, self._outbox
+        queue, outbox, fd = self._queue, self._outbox, self._out_fd
         while True:
-            self._wake.wait(SEND_EVERY)
+            self._wake.wait()  # it sleeps until there is work: a wake takes the GIL from the event loop
             self._wake.clear()
             stop = self._closed
-            # Requests are taken before events: a flush then never overtakes an event queued before it was asked.
-            requests = [outbox.popleft() for _ in range(len(outbox))]
-            events = [queue.popleft() for _ in range(len(queue))]
-            try:
-                if events:
-                    self._send_events(events)
-                for request in requests:
-                    self._send_request(request)
-            except (OSError, ValueError) as exc:
-                self._lost(f"the pipe to it broke: {exc}", len(events))
-                return
+            events: list[Item] = []
+            with self._pipe_lock:
+                try:
+                    if self._backlog:
+                        _write_all(fd, self._backlog)
+                        self._backlog = b""
+                    # Requests are taken before events: a flush then never overtakes an event queued before it.
+                    requests = [outbox.popleft() for _ in range(len(outbox))]
+                    events = [queue.popleft() for _ in range(len(queue))]
+                    frame = self._events_frame(events)
+                    if frame is not None:
+                        _write_all(fd, frame)
+                    for request in requests:
+                        self._send_request(request)
+                except (OSError, ValueError) as exc:
+                    self._lost(f"the pipe to it broke: {exc}", len(events))
+                    return
             if stop:
                 self._out.close()
                 return
 
-    def _send_events(self, events: list[Item]) -> None:
+    def _events_frame(self, events: list[Item]) -> bytes | None:
+        """The frame of a batch; events that cannot cross the pipe are dropped from it alone. None when empty."""
+        if not events:
+            return None
         try:
-            _write_frame(self._out, ("events", events))
+            return _frame(("events", events))
         except _UNPICKLABLE:
-            # Nothing was written: the batch goes again without the events that cannot cross the pipe.
             kept = [event for event in events if _picklable(event)]
             self._dropped_full += len(events) - len(kept)
             log.exception(
                 "%d analytics events could not be sent to the writer process; they are dropped.",
                 len(events) - len(kept),
             )
-            if kept:
-                _write_frame(self._out, ("events", kept))
+            return _frame(("events", kept)) if kept else None
 
     def _send_request(self, request: tuple[Any, ...]) -> None:
         try:
-            _write_frame(self._out, request)
+            frame = _frame(request)
         except _UNPICKLABLE as exc:
             with self._pending_lock:
                 pending = self._pending.pop(request[1], None)
             if pending is not None:
                 pending.error = RuntimeError(f"The request could not be sent to the analytics writer process: {exc}")
                 pending.done.set()
+            return
+        _write_all(self._out_fd, frame)
 
     def _read_loop(self) -> None:
         while True:

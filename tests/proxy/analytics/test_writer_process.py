@@ -3,6 +3,7 @@ sentence the gateway would have said, and the gateway goes on when the writer pr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -136,20 +137,89 @@ def test_the_writer_process_runs_this_code_whatever_directory_the_gateway_runs_i
         writer.close()
 
 
-def test_a_full_batch_leaves_without_waiting_for_the_send_interval(
+class _CountedWake:
+    """Counts the times the sender thread is woken (the writer's own Event does the waking)."""
+
+    def __init__(self, writer: WriterProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        wake = writer._wake
+        plain_set = wake.set
+
+        def counted_set() -> None:
+            self.count += 1
+            plain_set()
+
+        monkeypatch.setattr(wake, "set", counted_set)
+
+
+def test_on_an_event_loop_batches_leave_from_the_loop_and_the_sender_sleeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_process, "SEND_EVERY", 600.0)  # only a full batch leaves during the test
+    writer = WriterProcess(tmp_path, interval=60)
+    wakes = _CountedWake(writer, monkeypatch)
+    total = 2 * writer_process.SEND_BATCH + 10
+
+    async def serve() -> None:
+        for n in range(total):
+            assert writer.put(alert(n))
+        # Each time the queue reached a batch the event loop wrote it to the pipe, there and then.
+        assert len(writer._queue) == 10
+        assert wakes.count == 0
+
+    try:
+        asyncio.run(serve())
+        assert writer.flush(10)
+    finally:
+        writer.close()
+    assert writer.written == total
+
+
+def test_events_put_outside_an_event_loop_leave_without_waiting_for_the_interval(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(writer_process, "SEND_EVERY", 600.0)
     writer = WriterProcess(tmp_path, interval=60)
     try:
-        for n in range(2 * writer_process.SEND_BATCH + 10):
+        for n in range(25):
             assert writer.put(alert(n))
-        # Each time the queue reaches a batch the sender takes all of it; what is left after the last one is less
-        # than a batch (it waits for the interval). The poll only watches the queue: there is no event to await.
+        # The sender was woken and takes the queue; the poll only watches it: there is no event to await.
         deadline = time.monotonic() + 30
-        while len(writer._queue) >= writer_process.SEND_BATCH and time.monotonic() < deadline:
+        while writer._queue and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert len(writer._queue) < writer_process.SEND_BATCH
+        assert not writer._queue
     finally:
         writer.close()
-    assert writer.written == 2 * writer_process.SEND_BATCH + 10
+    assert writer.written == 25
+
+
+def test_a_writer_process_that_stops_reading_never_holds_up_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_process, "SEND_EVERY", 600.0)
+    writer = WriterProcess(tmp_path, interval=60)
+    wakes = _CountedWake(writer, monkeypatch)
+    # A batch larger than the pipe's buffer (1 MiB at most), while the writer process is stopped: the event loop writes what
+    # the pipe takes and hands the rest to the sender thread, which waits for the reader.
+    big = "x" * 3_000
+    total = writer_process.SEND_BATCH + 500
+
+    async def serve() -> float:
+        started = time.monotonic()
+        for n in range(total):
+            assert writer.put(AlertEvent(workspace="w", trigger_type="t", category="info", detail=f"{n} {big}"))
+        return time.monotonic() - started
+
+    os.kill(writer.pid, signal.SIGSTOP)
+    try:
+        elapsed = asyncio.run(serve())
+        assert writer._backlog  # the pipe is full: the sender has the rest
+        assert wakes.count >= 1
+    finally:
+        os.kill(writer.pid, signal.SIGCONT)
+    try:
+        assert writer.flush(60)
+    finally:
+        writer.close()
+    assert writer.written == total
+    assert elapsed < 30  # never waited for the stopped reader (which would be forever)
