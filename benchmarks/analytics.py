@@ -297,44 +297,59 @@ def tail_ms(latencies: list[float]) -> dict[str, float]:
     return {f"p{q * 100:g}": ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 for q in (0.5, 0.99, 0.999)}
 
 
+# Each variant of the gateway benchmark: analytics on or off, and the writer's kind.
+GATEWAY_VARIANTS: dict[str, tuple[bool, str]] = {
+    "on": (True, "process"),
+    "thread": (True, "thread"),
+    "off": (False, "process"),
+}
+# Requests a fresh gateway answers before its round is measured (at most a round's).
+WARMUP = 1_000
+
+
 def bench_gateway(
     tmp: Path, rounds: int, requests: int, history: str, streams: tuple[bool, ...]
 ) -> list[dict[str, Any]]:
     """RPS with recording off, on (the writer process, the default) and on with the writer as a thread of the
     gateway, rounds alternating; and the CPU time per request of the gateway and of its writer process, which
-    other processes on the machine disturb less than RPS."""
+    other processes on the machine disturb less than RPS.
+
+    Every round starts a fresh gateway for each variant (on the variant's data directory, so the database grows
+    from round to round as it would): two processes running the same code differ by a few percent in RPS for
+    as long as they run, so one process per variant would carry its draw into every round."""
     with process([sys.executable, "-m", "proxy.testing.fake_provider", "--port", "0"], "http://") as fake:
         config = tmp / "config"
         config.mkdir()
         # The benchmark config of gateway_overhead.py, with the workspace's history setting.
         text = CONFIG.format(url=fake).replace("  customInstructions:", f"  history: {history}\n  customInstructions:")
         (config / "muxgate.yaml").write_text(text)
-        with (
-            serving(config, tmp / "on", True) as on,
-            serving(config, tmp / "thread", True, "thread") as thread,
-            serving(config, tmp / "off", False) as off,
-        ):
-            targets = {"on": on, "thread": thread, "off": off}
-            results = []
-            for stream in streams:
-                body = json.dumps({**BODY, "stream": stream}).encode()
-                rps: dict[str, list[float]] = {name: [] for name in targets}
-                cpu: dict[str, list[float]] = {name: [] for name in targets}
-                loop: dict[str, list[float]] = {name: [] for name in targets}
-                writer_cpu: dict[str, list[float]] = {name: [] for name in targets}
-                latencies: dict[str, list[float]] = {name: [] for name in targets}
-                for round_ in range(rounds):
-                    # Each round starts with another variant: whatever the previous round leaves behind (the load
-                    # generator's garbage, a warm or cold cache) does not fall on the same variant every time.
-                    names = list(targets)
-                    names = names[round_ % len(names) :] + names[: round_ % len(names)]
-                    for name in names:
-                        url, pid = targets[name]
+        names_in_order = list(GATEWAY_VARIANTS)
+        results = []
+        for stream in streams:
+            body = json.dumps({**BODY, "stream": stream}).encode()
+            rps: dict[str, list[float]] = {name: [] for name in names_in_order}
+            cpu: dict[str, list[float]] = {name: [] for name in names_in_order}
+            loop: dict[str, list[float]] = {name: [] for name in names_in_order}
+            writer_cpu: dict[str, list[float]] = {name: [] for name in names_in_order}
+            latencies: dict[str, list[float]] = {name: [] for name in names_in_order}
+            writer_seconds = 0.0
+            written = dropped = 0
+            for round_ in range(rounds):
+                # Each round starts with another variant: whatever the previous round leaves behind (the load
+                # generator's garbage, a warm or cold cache) does not fall on the same variant every time.
+                names = names_in_order[round_ % len(names_in_order) :] + names_in_order[: round_ % len(names_in_order)]
+                for name in names:
+                    analytics, kind = GATEWAY_VARIANTS[name]
+                    with serving(config, tmp / name, analytics, kind) as (url, pid):
+                        asyncio.run(
+                            run_load(url + "/v1/chat/completions", body, concurrency=16, requests=min(WARMUP, requests))
+                        )
+                        status_before = httpx.get(url + "/api/v1/analytics").json() if analytics else None
                         (before, kids_before), loop_before = tree_cpu_seconds(pid), loop_cpu_seconds(pid)
                         load = asyncio.run(
                             run_load(url + "/v1/chat/completions", body, concurrency=16, requests=requests, warmup=0)
                         )
-                        if name != "off":
+                        if analytics:
                             # The round's rows are written, and their cost (CPU and time) counted, inside it.
                             load = recorded(url, load)
                         after, kids_after = tree_cpu_seconds(pid)
@@ -344,54 +359,58 @@ def bench_gateway(
                         assert load.errors == 0, f"recording {name}: {load.errors} errors"
                         rps[name].append(load.rps)
                         latencies[name].extend(load.latencies)
-                status = httpx.get(on[0] + "/api/v1/analytics").json()
-                med = {key: {n: statistics.median(v[n]) for n in targets} for key, v in (("rps", rps), ("cpu", cpu))}
-                on_loop, off_loop = statistics.median(loop["on"]), statistics.median(loop["off"])
-                result = {
-                    "stream": stream,
-                    "history": history,
-                    "rps_on": med["rps"]["on"],
-                    "rps_thread": med["rps"]["thread"],
-                    "rps_off": med["rps"]["off"],
-                    "rps_cost_percent": (1 - med["rps"]["on"] / med["rps"]["off"]) * 100,
-                    "rps_cost_percent_thread": (1 - med["rps"]["thread"] / med["rps"]["off"]) * 100,
-                    # The gateway's process and its writer process together.
-                    "cpu_us_per_request_on": med["cpu"]["on"],
-                    "cpu_us_per_request_thread": med["cpu"]["thread"],
-                    "cpu_us_per_request_off": med["cpu"]["off"],
-                    "cpu_cost_percent": (med["cpu"]["on"] / med["cpu"]["off"] - 1) * 100,
-                    # The event loop's thread; the writer process (all of it) and, in it, the writer's thread.
-                    "loop_cpu_us_per_request_on": on_loop,
-                    "loop_cpu_us_per_request_thread": statistics.median(loop["thread"]),
-                    "loop_cpu_us_per_request_off": off_loop,
-                    "writer_process_cpu_us_per_request": statistics.median(writer_cpu["on"]),
-                    "writer_cpu_us_per_request": status["writer_cpu_seconds"] / max(status["written"], 1) * 1e6,
-                    # Tail latency over every round's requests: a writer sharing the gateway's interpreter holds
-                    # up the event loop while it holds the GIL.
-                    "latency_ms": {name: tail_ms(values) for name, values in latencies.items()},
-                    "dropped": status["dropped"],
-                    "rounds": {"rps": rps, "cpu_us": cpu, "loop_cpu_us": loop, "writer_process_cpu_us": writer_cpu},
-                }
-                results.append(result)
-                kind = "SSE " if stream else "JSON"
-                print(
-                    f"{kind} c=16 history={history:8} RPS on {result['rps_on']:6,.0f} "
-                    f"({-result['rps_cost_percent']:+.1f} %) thread {result['rps_thread']:6,.0f} "
-                    f"({-result['rps_cost_percent_thread']:+.1f} %) off {result['rps_off']:6,.0f}  CPU/request on "
-                    f"{result['cpu_us_per_request_on']:4.0f} (loop {on_loop:4.0f}, writer process "
-                    f"{result['writer_process_cpu_us_per_request']:3.0f}) thread "
-                    f"{result['cpu_us_per_request_thread']:4.0f} off {result['cpu_us_per_request_off']:4.0f} µs, "
-                    f"{status['dropped']} dropped",
-                    flush=True,
-                )
-                print(
-                    "     latency p50/p99/p99.9 ms: "
-                    + "  ".join(
-                        f"{name} {t['p50']:.2f}/{t['p99']:.2f}/{t['p99.9']:.2f}"
-                        for name, t in result["latency_ms"].items()
-                    ),
-                    flush=True,
-                )
+                        if name == "on" and status_before is not None:
+                            status = httpx.get(url + "/api/v1/analytics").json()
+                            writer_seconds += status["writer_cpu_seconds"] - status_before["writer_cpu_seconds"]
+                            written += status["written"] - status_before["written"]
+                            dropped += status["dropped"]
+            targets = names_in_order
+            med = {key: {n: statistics.median(v[n]) for n in targets} for key, v in (("rps", rps), ("cpu", cpu))}
+            on_loop, off_loop = statistics.median(loop["on"]), statistics.median(loop["off"])
+            result: dict[str, Any] = {
+                "stream": stream,
+                "history": history,
+                "rps_on": med["rps"]["on"],
+                "rps_thread": med["rps"]["thread"],
+                "rps_off": med["rps"]["off"],
+                "rps_cost_percent": (1 - med["rps"]["on"] / med["rps"]["off"]) * 100,
+                "rps_cost_percent_thread": (1 - med["rps"]["thread"] / med["rps"]["off"]) * 100,
+                # The gateway's process and its writer process together.
+                "cpu_us_per_request_on": med["cpu"]["on"],
+                "cpu_us_per_request_thread": med["cpu"]["thread"],
+                "cpu_us_per_request_off": med["cpu"]["off"],
+                "cpu_cost_percent": (med["cpu"]["on"] / med["cpu"]["off"] - 1) * 100,
+                # The event loop's thread; the writer process (all of it) and, in it, the writer's thread.
+                "loop_cpu_us_per_request_on": on_loop,
+                "loop_cpu_us_per_request_thread": statistics.median(loop["thread"]),
+                "loop_cpu_us_per_request_off": off_loop,
+                "writer_process_cpu_us_per_request": statistics.median(writer_cpu["on"]),
+                "writer_cpu_us_per_request": writer_seconds / max(written, 1) * 1e6,
+                # Tail latency over every round's requests: a writer sharing the gateway's interpreter holds
+                # up the event loop while it holds the GIL.
+                "latency_ms": {name: tail_ms(values) for name, values in latencies.items()},
+                "dropped": dropped,
+                "rounds": {"rps": rps, "cpu_us": cpu, "loop_cpu_us": loop, "writer_process_cpu_us": writer_cpu},
+            }
+            results.append(result)
+            kind = "SSE " if stream else "JSON"
+            print(
+                f"{kind} c=16 history={history:8} RPS on {result['rps_on']:6,.0f} "
+                f"({-result['rps_cost_percent']:+.1f} %) thread {result['rps_thread']:6,.0f} "
+                f"({-result['rps_cost_percent_thread']:+.1f} %) off {result['rps_off']:6,.0f}  CPU/request on "
+                f"{result['cpu_us_per_request_on']:4.0f} (loop {on_loop:4.0f}, writer process "
+                f"{result['writer_process_cpu_us_per_request']:3.0f}) thread "
+                f"{result['cpu_us_per_request_thread']:4.0f} off {result['cpu_us_per_request_off']:4.0f} µs, "
+                f"{dropped} dropped",
+                flush=True,
+            )
+            print(
+                "     latency p50/p99/p99.9 ms: "
+                + "  ".join(
+                    f"{name} {t['p50']:.2f}/{t['p99']:.2f}/{t['p99.9']:.2f}" for name, t in result["latency_ms"].items()
+                ),
+                flush=True,
+            )
     return results
 
 

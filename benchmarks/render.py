@@ -276,8 +276,9 @@ def analytics_section(data: Data) -> list[str]:
     if data.get("gateway"):
         lines += [
             "Recording off, on (the writer process, the default) and on with the writer as a thread of the gateway "
-            "(`MUXGATE_ANALYTICS_WRITER=thread`), 16 connections, the variants' order rotating each round "
-            "(medians). A round with recording on ends when its rows are written (the time and CPU counted):",
+            "(`MUXGATE_ANALYTICS_WRITER=thread`), 16 connections, the variants' order rotating each round, a "
+            "fresh gateway per variant and round (medians). A round with recording on ends when its rows are "
+            "written (the time and CPU counted):",
             "",
             "| body | RPS off | on | cost | thread | cost | CPU µs/request off | on | of it, event loop | "
             "writer process | thread | dropped |",
