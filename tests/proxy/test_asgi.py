@@ -27,6 +27,22 @@ class Client:
         return {"type": "http.disconnect"}
 
 
+class Listener:
+    """An ASGI receive that notes every call and never answers: whether anyone listened for a disconnect."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def receive(self) -> HTTPDisconnectEvent:
+        self.calls += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def answered_at_once() -> None:
+    await asyncio.sleep(0)
+
+
 @pytest.mark.anyio
 async def test_work_that_finishes_first_is_not_cancelled() -> None:
     client = Client()
@@ -111,19 +127,10 @@ async def test_errors_of_the_work_reach_the_caller() -> None:
 
 @pytest.mark.anyio
 async def test_no_watcher_listens_to_a_request_answered_before_the_delay() -> None:
-    listened: list[str] = []
-
-    async def receive() -> HTTPDisconnectEvent:
-        listened.append("receive")
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def work() -> None:
-        await asyncio.sleep(0)
-
-    assert await cancel_on_disconnect(work(), receive, watch_after=10) is False
+    listener = Listener()
+    assert await cancel_on_disconnect(answered_at_once(), listener.receive, watch_after=10) is False
     await asyncio.sleep(0.01)
-    assert listened == []
+    assert listener.calls == 0
 
 
 @pytest.mark.anyio
@@ -150,24 +157,16 @@ async def test_a_client_that_left_before_the_delay_is_noticed_when_it_ends() -> 
 async def test_a_watch_stopped_before_it_was_due_is_never_started() -> None:
     # Two requests due together: the one still running when they are due is watched (its client leaves and its
     # work is cancelled), the one that ended first is not, although the same sweep reached both.
-    listened: list[str] = []
-
-    async def receive_of_the_finished_one() -> HTTPDisconnectEvent:
-        listened.append("receive")
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def finished() -> None:
-        await asyncio.sleep(0)
+    finished_one = Listener()
 
     async def quick_request() -> bool:
-        return await cancel_on_disconnect(finished(), receive_of_the_finished_one, watch_after=0.02)
+        return await cancel_on_disconnect(answered_at_once(), finished_one.receive, watch_after=0.02)
 
     client = Client()
     client.leave()
     assert await quick_request() is False
     assert await asyncio.wait_for(cancel_on_disconnect(asyncio.sleep(10), client.receive, watch_after=0.02), 5)
-    assert listened == []
+    assert finished_one.calls == 0
 
 
 @pytest.mark.anyio
