@@ -199,8 +199,8 @@ def test_a_writer_process_that_stops_reading_never_holds_up_the_event_loop(
     monkeypatch.setattr(writer_process, "SEND_EVERY", 600.0)
     writer = WriterProcess(tmp_path, interval=60)
     wakes = _CountedWake(writer, monkeypatch)
-    # A batch larger than the pipe's buffer (1 MiB at most), while the writer process is stopped: the event loop writes what
-    # the pipe takes and hands the rest to the sender thread, which waits for the reader.
+    # A batch larger than the pipe's buffer (1 MiB at most), while the writer process is stopped: the event loop
+    # writes what the pipe takes and hands the rest to the sender thread, which waits for the reader.
     big = "x" * 3_000
     total = writer_process.SEND_BATCH + 500
 
