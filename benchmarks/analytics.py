@@ -364,8 +364,7 @@ def bench_gateway(
                             writer_seconds += status["writer_cpu_seconds"] - status_before["writer_cpu_seconds"]
                             written += status["written"] - status_before["written"]
                             dropped += status["dropped"]
-            targets = names_in_order
-            med = {key: {n: statistics.median(v[n]) for n in targets} for key, v in (("rps", rps), ("cpu", cpu))}
+            med = {key: {n: statistics.median(v[n]) for n in names_in_order} for key, v in (("rps", rps), ("cpu", cpu))}
             on_loop, off_loop = statistics.median(loop["on"]), statistics.median(loop["off"])
             result: dict[str, Any] = {
                 "stream": stream,

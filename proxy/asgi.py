@@ -85,7 +85,7 @@ async def until_disconnect(receive: Receive) -> None:
 WATCH_AFTER = 0.05
 
 
-class _Pending:
+class _WaitingWatches:
     """An event loop's watches that have no watcher task yet, and the one timer that starts them when due.
 
     A timer per request cost about 2.5 us on uvloop (set and cancelled, with the libuv timer behind it); here a
@@ -94,7 +94,7 @@ class _Pending:
     """
 
     __slots__ = ("_timer", "_timer_at", "loop", "waiting")
-    latest: ClassVar[_Pending | None] = None
+    latest: ClassVar[_WaitingWatches | None] = None
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -126,13 +126,13 @@ class _Pending:
             self._timer_at = at
 
 
-def _pending_of(loop: asyncio.AbstractEventLoop) -> _Pending:
+def _waiting_watches_of(loop: asyncio.AbstractEventLoop) -> _WaitingWatches:
     """The running loop's pending watches. One loop serves the gateway, so the last one made is kept at hand
     rather than looked up by loop; another loop (tests run several) gets its own, and one replaced here still
     starts its watches from its timer."""
-    pending = _Pending.latest
+    pending = _WaitingWatches.latest
     if pending is None or pending.loop is not loop:
-        pending = _Pending.latest = _Pending(loop)
+        pending = _WaitingWatches.latest = _WaitingWatches(loop)
     return pending
 
 
@@ -142,14 +142,14 @@ class DisconnectWatch:
     when it is over, whichever way (`cancel_on_disconnect` is exactly that).
 
     One watcher task waits for the disconnect and cancels the task that made the watch, so the work runs in that
-    task: no second task and no `asyncio.wait` per request. The watcher starts only after `watch_after` seconds
-    (see `_Pending`), so a request answered sooner costs no task (a task started and cancelled costs about 3.7 us
-    on uvloop); a client that leaves before then is noticed then. The request path uses the class inline rather
-    than `cancel_on_disconnect`, which would put one more coroutine frame between the task and the work on every
+    task: no second task and no `asyncio.wait` per request. The watcher starts only after `watch_after` seconds (see
+    `_WaitingWatches`), so a request answered sooner costs no task (a task started and cancelled costs about 3.7 us
+    on uvloop); a client that leaves before then is noticed then. The request path uses the class inline rather than
+    `cancel_on_disconnect`, which would put one more coroutine frame between the task and the work on every
     resumption.
     """
 
-    __slots__ = ("_pending", "_receive", "_task", "_watcher", "gone")
+    __slots__ = ("_receive", "_task", "_waiting", "_watcher", "gone")
 
     def __init__(self, receive: Receive, watch_after: float = WATCH_AFTER) -> None:
         task = asyncio.current_task()
@@ -159,8 +159,8 @@ class DisconnectWatch:
         self._watcher: asyncio.Task[None] | None = None
         self.gone = False
         loop = task.get_loop()
-        self._pending = _pending_of(loop)
-        self._pending.add(self, loop.time() + watch_after)
+        self._waiting = _waiting_watches_of(loop)
+        self._waiting.add(self, loop.time() + watch_after)
 
     def start(self) -> None:
         """Start the watcher task (its time has come)."""
@@ -181,7 +181,7 @@ class DisconnectWatch:
         return True
 
     def stop(self) -> None:
-        self._pending.waiting.pop(self, None)
+        self._waiting.waiting.pop(self, None)
         if self._watcher is not None:
             self._watcher.cancel()
 
