@@ -49,6 +49,8 @@ class _Chunk(msgspec.Struct):
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
+# The chunks of several whole frames at once, given as one JSON array (see `OpenAIDecoder.chunks`).
+decode_chunks = msgspec.json.Decoder(list[_Chunk]).decode
 _DONE = ("[DONE]", b"[DONE]")  # as text from SseParser.feed, as bytes from the whole-frame path
 
 
@@ -104,6 +106,34 @@ class OpenAIDecoder:
                         self._sink.text(content)
                     return
         self._chunk(chunk, data)
+
+    def chunks(self, chunks: list[_Chunk], frames: list[bytes]) -> list[int]:
+        """`frame()` for the chunks of consecutive whole frames, decoded together (`decode_chunks`) from their
+        data, `frames` (read again for a chunk with an error). Returns the positions of the usage-only chunks."""
+        usage_only: list[int] = []
+        text = self._sink.text
+        at = -1
+        for chunk in chunks:
+            at += 1
+            choices = chunk.choices
+            if self._started and chunk.usage is None and chunk.error is None and choices:
+                choice = choices[0]
+                delta = choice.delta
+                if delta is not None and not (choice.finish_reason or delta.refusal or delta.tool_calls):
+                    content = delta.content
+                    if type(content) is str:
+                        if content:
+                            text(content)
+                        continue
+            self.usage_only = False
+            if chunk.error is not None:
+                self._plain(frames[at])
+            else:
+                self._read(chunk.id, chunk.usage, bool(choices), choices[0] if choices else None)
+            if self.usage_only:
+                usage_only.append(at)
+        self.usage_only = False
+        return usage_only
 
     def _chunk(self, chunk: _Chunk, data: str | bytes) -> None:
         if chunk.error is not None:

@@ -105,6 +105,21 @@ class SseParser:
             taken += len(piece) + 2
         return pieces, chunk[taken:] if taken else chunk
 
+    def data_block(self, chunk: bytes) -> bytes | None:
+        """When nothing is held and `chunk` may be whole `data: ` frames (it starts with `data: ` and ends with a
+        blank line), what lies between: the caller checks it is that (no other line break left once the frames'
+        separators are taken out) and takes the chunk as those frames; None otherwise. Like `data_frames`, it
+        settles the stream's start."""
+        if not (chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")):
+            return None
+        if not self._started:
+            if self._partial:
+                return None
+            self._started = True
+        if not self._between_frames():
+            return None
+        return chunk[6:-2]
+
     def close(self) -> list[SseEvent]:
         """Events left open by the end of the stream (see the module docstring)."""
         return [frame.event for frame in self.close_frames() if frame.event is not None]

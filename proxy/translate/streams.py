@@ -25,7 +25,7 @@ from .errors import error_event
 from .events import Encoder, StreamState, TextRecorder
 from .ndjson import NdjsonParser
 from .ollama_stream import OllamaDecoder, OllamaEncoder
-from .openai_stream import OpenAIDecoder, OpenAIEncoder
+from .openai_stream import OpenAIDecoder, OpenAIEncoder, decode_chunks
 from .outcome import Usage
 from .sse import SseEvent, SseParser
 
@@ -218,6 +218,51 @@ class StreamTranslator:
         out.append(whole[start:at])
         return out
 
+    def _forward_block(self, chunk: bytes) -> bytes | None:
+        """An OpenAI chunk made of whole one-line `data: ` frames (what a provider sends, and a whole short stream
+        on loopback), read with one decoding of all its JSON frames as an array: what to send, or None when the
+        chunk is anything else (a frame of another shape, a line break inside a frame, a frame that does not
+        decode), which the frame-by-frame path then takes with the same result."""
+        body = self._sse.data_block(chunk)
+        if body is None:
+            return None
+        frames, done = body, False
+        if body.endswith(b"[DONE]"):
+            if body == b"[DONE]":
+                frames = b""
+            elif body.endswith(b"\n\ndata: [DONE]"):
+                frames = body[:-14]
+            else:
+                return None
+            done = True
+        elif not body:
+            return None
+        usage_only: list[int] = []
+        pieces: list[bytes] = []
+        if frames:
+            pieces = frames.split(b"\n\ndata: ")
+            # JSON text has no raw line break: with the frames' separators taken out, none may be left.
+            array = b"[" + b",".join(pieces) + b"]"
+            if b"\n" in array or b"\r" in array:
+                return None
+            try:
+                chunks = decode_chunks(array)
+            except DecodeError:
+                return None
+            assert self._openai is not None
+            usage_only = self._openai.chunks(chunks, pieces)
+        if done:
+            self._openai.data(b"[DONE]")  # type: ignore[union-attr]
+        if not (usage_only and self._drop_usage):
+            return chunk
+        if usage_only == [len(pieces) - 1]:  # the usage chunk comes last: cut it out of the chunk
+            last = frames.rfind(b"\n\ndata: ")
+            return chunk[: last + 8 if last >= 0 else 0] + chunk[len(frames) + 8 :]
+        for at in reversed(usage_only):
+            del pieces[at]
+        kept = b"".join(b"data: " + piece + b"\n\n" for piece in pieces)
+        return kept + b"data: [DONE]\n\n" if done else kept
+
     def _forward(self, chunk: bytes, *, final: bool) -> bytes:
         """Same-format streams: complete frames go out unchanged, read on the way for usage. A frame that does
         not parse goes out as an error event instead, since the client could not read it, and ends the stream."""
@@ -238,6 +283,10 @@ class StreamTranslator:
                 out.append(line + b"\n")
             return b"".join(out)
         assert self._events is not None
+        if self._openai is not None and not final:
+            block = self._forward_block(chunk)
+            if block is not None:
+                return block
         out = []
         if self._openai is not None and not final:
             whole = chunk

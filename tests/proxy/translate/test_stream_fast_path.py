@@ -1,6 +1,7 @@
-"""The shortcuts of an OpenAI stream's pass-through: whole `data:` frames taken at once and chunks decoded into
-typed structs. Whatever the frames and wherever the stream is cut, the client gets the same bytes and analytics
-the same usage, text, stop reason and error as through the line-by-line parser and the plain-objects decoding."""
+"""The shortcuts of an OpenAI stream's pass-through: whole `data:` frames taken at once, a chunk of them decoded
+as one JSON array, and chunks decoded into typed structs. Whatever the frames and wherever the stream is cut, the
+client gets the same bytes and analytics the same usage, text, stop reason and error as through the line-by-line
+parser and the plain-objects decoding."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from proxy.translate import StreamTranslator
 from proxy.translate import openai_stream as openai_stream_module
 from proxy.translate.codec import DecodeError
+from proxy.translate.outcome import Usage
 from proxy.translate.sse import SseParser
 from reconciler.models import ApiFormat
 
@@ -53,6 +55,11 @@ _FRAMES = st.one_of(
             b": keep-alive\n\n",
             b"event: other\ndata: {}\n\n",
             b'data: {"choices": []}\r\n\r\n',
+            b'data:{"choices": [], "usage": {"prompt_tokens": 1}}\n\n',
+            b'data: {"choices":\n[]}\n\n',
+            b"data: \n\n",
+            b'data:  {"choices": [{"delta": {"content": "two spaces"}}]}\n\n',
+            b"data: [DONE] \n\n",
             b"data: [DONE]\n\n",
         ]
     ),
@@ -111,3 +118,22 @@ def test_the_usage_chunk_the_client_did_not_ask_for_is_dropped_from_whole_frames
     assert translator.feed(text) == text
     assert translator.feed(usage + b"data: [DONE]\n\n") == b"data: [DONE]\n\n"
     assert (translator.input_tokens, translator.output_tokens, translator.complete) == (5, 7, True)
+
+
+def test_a_usage_chunk_amid_whole_frames_is_dropped_and_the_rest_goes_out_unchanged() -> None:
+    translator = StreamTranslator(OPENAI, OPENAI, model="m", include_usage=False, keep_text=True)
+    first = _chunk(choices=[{"index": 0, "delta": {"content": "a"}}])
+    usage = _chunk(choices=[], usage={"prompt_tokens": 5, "completion_tokens": 7})
+    last = _chunk(choices=[{"index": 0, "delta": {"content": "b"}, "finish_reason": "stop"}])
+    assert translator.feed(first + usage + last + b"data: [DONE]\n\n") == first + last + b"data: [DONE]\n\n"
+    assert translator.close() == b""
+    assert (translator.usage, translator.text, translator.complete) == (Usage(5, 7), "ab", True)
+
+
+def test_an_error_chunk_amid_whole_frames_is_read_as_the_provider_error() -> None:
+    translator = StreamTranslator(OPENAI, OPENAI, model="m", keep_text=True)
+    text = _chunk(choices=[{"index": 0, "delta": {"content": "a"}}])
+    error = _chunk(error={"message": "overloaded"})
+    assert translator.feed(text + error) == text + error
+    translator.close()
+    assert (translator.error, translator.complete, translator.text) == ("overloaded", False, "a")
