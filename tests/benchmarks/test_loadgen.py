@@ -15,7 +15,7 @@ from loadgen import run_load
 _ANSWERS = (
     b"HTTP/1.1 200 OK\r\n"
     + b"".join(b"x-extra-%d: value\r\n" % n for n in range(20))
-    + b'Content-Length: 7\r\n\r\n{"a":1}',
+    + b'Content-Length: 8\r\n\r\n{"a": 1}',
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
     b"6\r\ndata: \r\n4\r\n{}\n\n\r\n0\r\n\r\n",
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 9\r\n\r\ntoo busy.",
