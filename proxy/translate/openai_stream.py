@@ -83,33 +83,24 @@ class OpenAIDecoder:
         self._chunk(chunk, data)
 
     def frame(self, data: bytes) -> None:
-        """`data()` for a whole frame's bytes, with the chunk most of a stream is made of read inline: once the
-        stream has started, one choice's text delta and nothing else (no usage, finish reason, refusal or tool
-        call). Every other chunk is read by the same rules as in `data()`."""
-        if not self._started or data == b"[DONE]":
+        """`data()` for a whole frame's bytes, read as a chunk of one frame (`chunks`)."""
+        if data == b"[DONE]":
             self.data(data)
             return
-        self.usage_only = False
         try:
             chunk = _decode_chunk(data)
         except DecodeError:
+            self.usage_only = False
             self._plain(data)
             return
-        choices = chunk.choices
-        if chunk.usage is None and chunk.error is None and choices:
-            choice = choices[0]
-            delta = choice.delta
-            if delta is not None and not (choice.finish_reason or delta.refusal or delta.tool_calls):
-                content = delta.content
-                if type(content) is str:
-                    if content:
-                        self._sink.text(content)
-                    return
-        self._chunk(chunk, data)
+        self.usage_only = bool(self.chunks([chunk], [data]))
 
     def chunks(self, chunks: list[_Chunk], frames: list[bytes]) -> list[int]:
-        """`frame()` for the chunks of consecutive whole frames, decoded together (`decode_chunks`) from their
-        data, `frames` (read again for a chunk with an error). Returns the positions of the usage-only chunks."""
+        """The chunks of consecutive whole frames, decoded (`_decode_chunk`, or together by `decode_chunks`) from
+        their data, `frames` (read again for a chunk with an error); returns the positions of the usage-only
+        chunks. The chunk most of a stream is made of is read inline: once the stream has started, one choice's
+        text delta and nothing else (no usage, finish reason, refusal or tool call). Every other chunk is read
+        by the same rules as in `data()`."""
         usage_only: list[int] = []
         text = self._sink.text
         at = -1
