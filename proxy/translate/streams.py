@@ -223,15 +223,18 @@ class StreamTranslator:
         on loopback), read with one decoding of all its JSON frames as an array: what to send, or None when the
         chunk is anything else (a frame of another shape, a line break inside a frame, a frame that does not
         decode), which the frame-by-frame path then takes with the same result."""
+        decoder = self._openai
+        if decoder is None:
+            return None
         body = self._sse.data_block(chunk)
         if body is None:
             return None
-        frames, done = body, False
+        data, done = body, False  # the JSON frames' data, joined by their LF LF `data: `
         if body.endswith(b"[DONE]"):
             if body == b"[DONE]":
-                frames = b""
+                data = b""
             elif body.endswith(b"\n\ndata: [DONE]"):
-                frames = body[:-14]
+                data = body[:-14]
             else:
                 return None
             done = True
@@ -239,8 +242,8 @@ class StreamTranslator:
             return None
         usage_only: list[int] = []
         pieces: list[bytes] = []
-        if frames:
-            pieces = frames.split(b"\n\ndata: ")
+        if data:
+            pieces = data.split(b"\n\ndata: ")
             # JSON text has no raw line break: with the frames' separators taken out, none may be left.
             array = b"[" + b",".join(pieces) + b"]"
             if b"\n" in array or b"\r" in array:
@@ -249,15 +252,14 @@ class StreamTranslator:
                 chunks = decode_chunks(array)
             except DecodeError:
                 return None
-            assert self._openai is not None
-            usage_only = self._openai.chunks(chunks, pieces)
+            usage_only = decoder.chunks(chunks, pieces)
         if done:
-            self._openai.data(b"[DONE]")  # type: ignore[union-attr]
+            decoder.data(b"[DONE]")
         if not (usage_only and self._drop_usage):
             return chunk
         if usage_only == [len(pieces) - 1]:  # the usage chunk comes last: cut it out of the chunk
-            last = frames.rfind(b"\n\ndata: ")
-            return chunk[: last + 8 if last >= 0 else 0] + chunk[len(frames) + 8 :]
+            last = data.rfind(b"\n\ndata: ")
+            return chunk[: last + 8 if last >= 0 else 0] + chunk[len(data) + 8 :]
         for at in reversed(usage_only):
             del pieces[at]
         kept = b"".join(b"data: " + piece + b"\n\n" for piece in pieces)
@@ -283,7 +285,7 @@ class StreamTranslator:
                 out.append(line + b"\n")
             return b"".join(out)
         assert self._events is not None
-        if self._openai is not None and not final:
+        if not final:
             block = self._forward_block(chunk)
             if block is not None:
                 return block
