@@ -5,7 +5,9 @@ Starts, as separate processes on loopback: the fake provider; a bare passthrough
 for comparison; `muxgate serve` for each upstream client, on a config
 with one catch-all rule to the fake provider. Then sends OpenAI chat requests (JSON and streaming) at 1 and 16
 concurrent connections, the targets taking turns round after round, and reports RPS and latency, median (min–max)
-over --rounds rounds (at one connection with a quarter of --requests). A Muxgate round ends when what it
+over --rounds rounds (at one connection with a quarter of --requests). Every round starts every target but the
+fake provider afresh: two processes running the same code differ by a few percent in RPS for as long as they
+run, so one process per target would carry its draw into every round. A Muxgate round ends when what it
 recorded is written (`recorded`).
 
     python benchmarks/gateway_overhead.py [--rounds 3] [--requests 2000] [--json out.json]
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,30 +116,84 @@ def _status_client() -> httpx.Client:
     return httpx.Client(timeout=60)
 
 
-def measure(
-    targets: dict[str, str], stream: bool, concurrency: int, requests: int, rounds: int, recording: set[str]
-) -> dict[str, dict[str, Any]]:
-    """Every target in turn, round after round, each round starting with another target, so that a machine
-    that speeds up or slows down during the run does so for all of them alike. Targets in `recording` are Muxgate
-    gateways: their rounds include writing what they recorded (`recorded`)."""
-    body = json.dumps({**BODY, "stream": stream}).encode()
-    names = list(targets)
-    results: dict[str, list[LoadResult]] = {name: [] for name in names}
-    for round_ in range(rounds):
-        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-            load = asyncio.run(
-                run_load(targets[name] + "/v1/chat/completions", body, concurrency=concurrency, requests=requests)
-            )
-            results[name].append(recorded(targets[name], load) if name in recording else load)
+# Requests each freshly started target serves before its rounds are measured (connections, caches, allocator).
+WARMUP = 1_000
+# One connection is about latency: a quarter of the requests gives a stable median.
+CONCURRENCIES = (1, 16)
+
+
+def target_commands(fake: str, config: Path, data: Path) -> dict[str, tuple[list[str], str]]:
+    """Every target but the fake provider (`direct`): its command and the line it prints once it serves."""
+    python = sys.executable
+
+    def bare(transport: str) -> tuple[list[str], str]:
+        return [python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", transport], "http://"
+
+    def muxgate(transport: str) -> tuple[list[str], str]:
+        command = [str(BIN / "muxgate"), "serve", str(config), "--port", "0", "--data-dir", str(data / transport)]
+        return [*command, "--transport", transport, "--log-level", "warning"], "Muxgate serving"
+
     return {
-        name: {
-            "rps": summary([r.rps for r in loads]),
-            "p50_ms": summary([r.p50 * 1000 for r in loads]),
-            "p99_ms": summary([r.percentile(0.99) * 1000 for r in loads]),
-            "errors": sum(r.errors for r in loads),
-        }
-        for name, loads in results.items()
+        BARE: bare("aiohttp"),
+        "bare passthrough (httpx API over aiohttp)": bare("httpx-aiohttp"),
+        "bare passthrough (httpx)": bare("httpx"),
+        "muxgate (aiohttp)": muxgate("aiohttp"),
+        "muxgate (httpx)": muxgate("httpx"),
     }
+
+
+@contextmanager
+def serving(commands: dict[str, tuple[list[str], str]]) -> Iterator[dict[str, str]]:
+    """The targets of `commands` started, by name: their URLs; all stopped at the end."""
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(process(command, marker)) for name, (command, marker) in commands.items()}
+
+
+def measure(
+    fake: str, commands: dict[str, tuple[list[str], str]], requests: int, rounds: int, recording: set[str]
+) -> list[dict[str, Any]]:
+    """Every body and concurrency, each target in turn, round after round, each round starting with another
+    target, so that a machine that speeds up or slows down during the run does so for all of them alike. Each
+    round runs on freshly started targets (the fake provider, `direct`, serves throughout). Targets in `recording`
+    are Muxgate gateways: their rounds include writing what they recorded (`recorded`)."""
+    cases = [(stream, concurrency) for stream in (False, True) for concurrency in CONCURRENCIES]
+    loads: dict[tuple[bool, int], dict[str, list[LoadResult]]] = {case: {} for case in cases}
+    for round_ in range(rounds):
+        with serving(commands) as urls:
+            targets = {"direct": fake, **urls}
+            names = list(targets)
+            names = names[round_ % len(names) :] + names[: round_ % len(names)]
+            warm = json.dumps({**BODY, "stream": False}).encode()
+            for name in names:
+                asyncio.run(run_load(targets[name] + "/v1/chat/completions", warm, concurrency=16, requests=WARMUP))
+            for stream, concurrency in cases:
+                body = json.dumps({**BODY, "stream": stream}).encode()
+                count = max(100, requests // 4) if concurrency == 1 else requests
+                for name in names:
+                    url = targets[name]
+                    load = asyncio.run(
+                        run_load(url + "/v1/chat/completions", body, concurrency=concurrency, requests=count)
+                    )
+                    loads[(stream, concurrency)].setdefault(name, []).append(
+                        recorded(url, load) if name in recording else load
+                    )
+    runs = []
+    for (stream, concurrency), by_name in loads.items():
+        for name, results in by_name.items():
+            result: dict[str, Any] = {
+                "rps": summary([r.rps for r in results]),
+                "p50_ms": summary([r.p50 * 1000 for r in results]),
+                "p99_ms": summary([r.percentile(0.99) * 1000 for r in results]),
+                "errors": sum(r.errors for r in results),
+            }
+            runs.append({"target": name, "stream": stream, "concurrency": concurrency, **result})
+            print(
+                f"{name:40} stream={stream!s:5} c={concurrency:<3} "
+                f"rps={result['rps']['median']:8.0f} p50={result['p50_ms']['median']:6.2f} ms "
+                f"p99={result['p99_ms']['median']:6.2f} ms errors={result['errors']}",
+                flush=True,
+            )
+    return runs
 
 
 def main() -> None:
@@ -146,82 +202,24 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    env_python = sys.executable
     with (
         tempfile.TemporaryDirectory() as tmp,
-        process([env_python, "-m", "proxy.testing.fake_provider", "--port", "0"], "http://") as fake,
+        process([sys.executable, "-m", "proxy.testing.fake_provider", "--port", "0"], "http://") as fake,
     ):
         config = Path(tmp) / "config"
         config.mkdir()
         (config / "muxgate.yaml").write_text(CONFIG.format(url=fake))
-        targets: dict[str, str] = {"direct": fake}
-        with (
-            process(
-                [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "aiohttp"], "http://"
-            ) as bare_aiohttp,
-            process(
-                [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "httpx-aiohttp"],
-                "http://",
-            ) as bare_httpx_aiohttp,
-            process(
-                [env_python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", "httpx"], "http://"
-            ) as bare_httpx,
-            process(
-                [
-                    str(BIN / "muxgate"),
-                    "serve",
-                    str(config),
-                    "--port",
-                    "0",
-                    "--data-dir",
-                    f"{tmp}/a",
-                    "--transport",
-                    "aiohttp",
-                    "--log-level",
-                    "warning",
-                ],
-                "Muxgate serving",
-            ) as mux_aiohttp,
-            process(
-                [
-                    str(BIN / "muxgate"),
-                    "serve",
-                    str(config),
-                    "--port",
-                    "0",
-                    "--data-dir",
-                    f"{tmp}/b",
-                    "--transport",
-                    "httpx",
-                    "--log-level",
-                    "warning",
-                ],
-                "Muxgate serving",
-            ) as mux_httpx,
-        ):
-            targets |= {
-                BARE: bare_aiohttp,
-                "bare passthrough (httpx API over aiohttp)": bare_httpx_aiohttp,
-                "bare passthrough (httpx)": bare_httpx,
-                "muxgate (aiohttp)": mux_aiohttp,
-                "muxgate (httpx)": mux_httpx,
-            }
-            runs: list[dict[str, Any]] = []
-            recording = {"muxgate (aiohttp)", "muxgate (httpx)"}
-            for stream in (False, True):
-                for concurrency in (1, 16):
-                    # One connection is about latency: a quarter of the requests gives a stable median.
-                    count = max(100, args.requests // 4) if concurrency == 1 else args.requests
-                    measured = measure(targets, stream, concurrency, count, args.rounds, recording)
-                    for name, result in measured.items():
-                        runs.append({"target": name, "stream": stream, "concurrency": concurrency, **result})
-                        print(
-                            f"{name:40} stream={stream!s:5} c={concurrency:<3} "
-                            f"rps={result['rps']['median']:8.0f} p50={result['p50_ms']['median']:6.2f} ms "
-                            f"p99={result['p99_ms']['median']:6.2f} ms errors={result['errors']}",
-                            flush=True,
-                        )
-    report = {"machine": machine(), "rounds": args.rounds, "requests": args.requests, "yardstick": BARE, "runs": runs}
+        commands = target_commands(fake, config, Path(tmp))
+        recording = {"muxgate (aiohttp)", "muxgate (httpx)"}
+        runs = measure(fake, commands, args.requests, args.rounds, recording)
+    report = {
+        "machine": machine(),
+        "rounds": args.rounds,
+        "requests": args.requests,
+        "warmup": WARMUP,
+        "yardstick": BARE,
+        "runs": runs,
+    }
     print_table(runs)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -44,6 +44,13 @@ def machine_section(suite: Data) -> list[str]:
     return [*lines, ""]
 
 
+def _fresh_targets(data: Data) -> str:
+    """How the targets were started, for results that say (a warm-up count means fresh processes every round)."""
+    if "warmup" not in data:
+        return ""
+    return f", each round on freshly started gateways and passthroughs ({data['warmup']:,} requests of warm-up each)"
+
+
 def overhead_section(data: Data) -> list[str]:
     runs = data["runs"]
     direct = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "direct"}
@@ -57,9 +64,9 @@ def overhead_section(data: Data) -> list[str]:
         f"`muxgate serve`, with either upstream client (aiohttp's ClientSession, the default, or httpx); and through a "
         "bare passthrough on the httpx API over aiohttp (httpx-aiohttp), the client the gateway would use to keep "
         f"the httpx API. {data['requests']:,} requests per round at 16 connections (a quarter of that at one), "
-        f"{data['rounds']} rounds, the targets taking turns; figures are the median (min–max) over the rounds. A "
-        "Muxgate round ends when what it recorded is written: the time its status endpoint takes to write what is "
-        "queued counts into the round.",
+        f"{data['rounds']} rounds, the targets taking turns{_fresh_targets(data)}; figures are the median (min–max) "
+        "over the rounds. A Muxgate round ends when what it recorded is written: the time its status endpoint takes "
+        "to write what is queued counts into the round.",
         "",
         "| target | body | connections | RPS | p50 ms | p99 ms | p50 added vs direct | RPS vs bare (aiohttp) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",

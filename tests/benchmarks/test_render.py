@@ -10,7 +10,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from profile_request_path import summarise
-from render import render
+from render import overhead_section, render
 
 
 def _span(value: float) -> dict[str, float]:
@@ -84,3 +84,18 @@ def test_profile_self_time_by_package_marks_our_code() -> None:
     assert names == [("stdlib asyncio", 60, False), ("proxy", 30, True), ("httpx", 10, False)]
     assert summary["by_component"][1]["functions"][0]["name"] == "relay (proxy/gateway.py)"
     assert summary["own_code_self_percent"] == 30
+
+
+def test_the_overhead_section_says_whether_each_round_had_fresh_processes() -> None:
+    runs = [
+        _run(name, stream, c, rps, 1.0)
+        for name, rps in (("direct", 5000.0), ("bare passthrough (aiohttp)", 1000.0), ("muxgate (aiohttp)", 800.0))
+        for stream in (False, True)
+        for c in (1, 16)
+    ]
+    data: dict[str, Any] = {"rounds": 5, "requests": 6000, "yardstick": "bare passthrough (aiohttp)", "runs": runs}
+    fresh = "each round on freshly started gateways and passthroughs (1,000 requests of warm-up each)"
+    assert fresh not in "\n".join(overhead_section(data))
+    doc = "\n".join(overhead_section({**data, "warmup": 1000}))
+    assert f"5 rounds, the targets taking turns, {fresh}; figures are" in doc
+    assert "| RPS at 16 connections ÷ bare passthrough's | 80% | 80% | ≥ 80 % |" in doc
