@@ -39,7 +39,12 @@ class AnthropicDecoder:
         if not isinstance(payload, dict):
             self._fail("The provider sent a stream event that is not a JSON object.")
             return
-        kind = payload.get("type") or event.event
+        self.payload(payload, event.event)
+
+    def payload(self, payload: JsonDict, name: str) -> None:
+        """An event whose data is the JSON object `payload`; `name` is its SSE event name, read when the payload
+        has no `type`."""
+        kind = payload.get("type") or name
         sink, state = self._sink, self._state
         if kind == "content_block_delta":
             delta = payload.get("delta") or {}

@@ -105,12 +105,12 @@ class SseParser:
             taken += len(piece) + 2
         return pieces, chunk[taken:] if taken else chunk
 
-    def data_block(self, chunk: bytes) -> bytes | None:
-        """When nothing is held and `chunk` may be whole `data: ` frames (it starts with `data: ` and ends with a
-        blank line), what lies between: the caller checks it is that (no other line break left once the frames'
-        separators are taken out) and takes the chunk as those frames; None otherwise. Like `data_frames`, it
-        settles the stream's start."""
-        if not (chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")):
+    def whole_frames(self, chunk: bytes, start: bytes) -> bytes | None:
+        """When nothing is held and `chunk` may be whole frames (it starts with `start`, such as `data: `, and
+        ends with a blank line): the chunk without that last blank line. The caller checks the frames are of the
+        shape it takes (the one line break of a frame, or the two of the blank line between frames) and takes
+        the chunk as those frames; None otherwise. Like `data_frames`, it settles the stream's start."""
+        if not (chunk.startswith(start) and chunk.endswith(b"\n\n")):
             return None
         if not self._started:
             if self._partial:
@@ -118,7 +118,7 @@ class SseParser:
             self._started = True
         if not self._between_frames():
             return None
-        return chunk[6:-2]
+        return chunk[:-2]
 
     def close(self) -> list[SseEvent]:
         """Events left open by the end of the stream (see the module docstring)."""

@@ -1,7 +1,8 @@
-"""The shortcuts of an OpenAI stream's pass-through: whole `data:` frames taken at once, a chunk of them decoded
-as one JSON array, and chunks decoded into typed structs. Whatever the frames and wherever the stream is cut, the
-client gets the same bytes and analytics the same usage, text, stop reason and error as through the line-by-line
-parser and the plain-objects decoding."""
+"""The shortcuts of a same-format stream's pass-through: whole `data:` frames of an OpenAI stream taken at once, a
+chunk of them decoded as one JSON array, chunks decoded into typed structs, and a chunk of whole Anthropic frames
+decoded as one array. Whatever the frames and wherever the stream is cut, the client gets the same bytes and
+analytics the same usage, text, stop reason and error as through the line-by-line parser and the plain-objects
+decoding."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from proxy.translate.sse import SseParser
 from reconciler.models import ApiFormat
 
 OPENAI = ApiFormat.OPENAI
+ANTHROPIC = ApiFormat.ANTHROPIC
 
 
 class _LineByLine(SseParser):
@@ -137,3 +139,101 @@ def test_an_error_chunk_amid_whole_frames_is_read_as_the_provider_error() -> Non
     assert translator.feed(text + error) == text + error
     translator.close()
     assert (translator.error, translator.complete, translator.text) == ("overloaded", False, "a")
+
+
+def _event(name: str, **payload: object) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+_ANTHROPIC_FRAMES = st.one_of(
+    st.text(max_size=12).map(
+        lambda text: _event(
+            "content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": text}
+        )
+    ),
+    st.sampled_from(
+        [
+            _event("message_start", type="message_start", message={"id": "m1", "usage": {"input_tokens": 5}}),
+            _event("content_block_start", type="content_block_start", index=0, content_block={"type": "text"}),
+            _event(
+                "content_block_start",
+                type="content_block_start",
+                index=1,
+                content_block={"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+            ),
+            _event(
+                "content_block_delta",
+                type="content_block_delta",
+                index=1,
+                delta={"type": "input_json_delta", "partial_json": '{"a": 1}'},
+            ),
+            _event("content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": 5}),
+            _event(
+                "message_delta", type="message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 7}
+            ),
+            _event("message_stop", type="message_stop"),
+            _event("ping", type="ping"),
+            _event("error", type="error", error={"type": "overloaded_error", "message": "Overloaded"}),
+            _event("message_stop"),
+            b"event: message_stop\ndata: [1, 2]\n\n",
+            b"event: message_stop\ndata: not json\n\n",
+            b'event: ping\ndata:{"type": "ping"}\n\n',
+            b'event:ping\ndata: {"type": "ping"}\n\n',
+            b'event: ping\nid: 7\ndata: {"type": "ping"}\n\n',
+            b'event: ping\ndata: {"type":\ndata: "ping"}\n\n',
+            b'event: ping\ndata: {"type":\n"ping"}\n\n',
+            b'data: {"type": "ping"}\n\n',
+            b": keep-alive\n\n",
+            b'event: ping\r\ndata: {"type": "ping"}\r\n\r\n',
+        ]
+    ),
+)
+
+
+def _run_anthropic(chunks: list[bytes], *, fast: bool) -> tuple[object, ...]:
+    translator = StreamTranslator(ANTHROPIC, ANTHROPIC, model="m", keep_text=True)
+    if not fast:
+        translator._sse = _LineByLine()
+    out = b"".join(translator.feed(chunk) for chunk in chunks) + translator.close()
+    return (out, translator.usage, translator.text, translator.stop_reason, translator.error, translator.complete)
+
+
+@given(st.lists(_ANTHROPIC_FRAMES, max_size=12), st.lists(st.integers(min_value=0, max_value=3000), max_size=6))
+def test_whole_anthropic_frames_read_at_once_change_nothing_the_client_or_analytics_see(
+    frames: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(frames)
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    chunks = [data[a:b] for a, b in itertools.pairwise([0, *points, len(data)])]
+    assert _run_anthropic(chunks, fast=True) == _run_anthropic(chunks, fast=False)
+
+
+def test_a_chunk_of_whole_anthropic_frames_goes_out_as_the_same_bytes_object_and_is_read() -> None:
+    translator = StreamTranslator(ANTHROPIC, ANTHROPIC, model="m", keep_text=True)
+    chunk = (
+        _event("message_start", type="message_start", message={"id": "m1", "usage": {"input_tokens": 5}})
+        + _event("content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": "a"})
+        + _event("message_delta", type="message_delta", delta={"stop_reason": "max_tokens"}, usage={"output_tokens": 7})
+        + _event("message_stop", type="message_stop")
+    )
+    assert translator.feed(chunk) is chunk
+    assert translator.close() == b""
+    assert (translator.usage, translator.text, translator.stop_reason, translator.complete) == (
+        Usage(5, 7),
+        "a",
+        "length",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b'event: ping\ndata: {"type":\n"ping"}\n\n',
+        b'event: ping\ndata:{"type": "ping"}\n\n',
+        b'event: ping\nid: 7\ndata: {"type": "ping"}\n\n',
+        b"event: message_stop\ndata: [1, 2]\n\n",
+    ],
+)
+def test_anthropic_frames_of_another_shape_are_read_by_the_line_rules(chunk: bytes) -> None:
+    assert _run_anthropic([chunk], fast=True) == _run_anthropic([chunk], fast=False)
