@@ -95,12 +95,12 @@ class OpenAIDecoder:
             return
         self.usage_only = bool(self.chunks([chunk], [data]))
 
-    def chunks(self, chunks: list[_Chunk], frames: list[bytes]) -> list[int]:
+    def chunks(self, chunks: list[_Chunk], frames: list[bytes], *, until_error: bool = False) -> list[int]:
         """The chunks of consecutive whole frames, decoded (`_decode_chunk`, or together by `decode_chunks`) from
         their data, `frames` (read again for a chunk with an error); returns the positions of the usage-only
         chunks. The chunk most of a stream is made of is read inline: once the stream has started, one choice's
         text delta and nothing else (no usage, finish reason, refusal or tool call). Every other chunk is read
-        by the same rules as in `data()`."""
+        by the same rules as in `data()`. With `until_error`, what follows a chunk that failed is not read."""
         usage_only: list[int] = []
         text = self._sink.text
         at = -1
@@ -123,6 +123,8 @@ class OpenAIDecoder:
                 self._read(chunk.id, chunk.usage, bool(choices), choices[0] if choices else None)
             if self.usage_only:
                 usage_only.append(at)
+            if until_error and self._state.error is not None:
+                break
         self.usage_only = False
         return usage_only
 

@@ -153,7 +153,7 @@ class StreamTranslator:
             return b""
         if self._ndjson is not None:
             self._decode_lines(self._ndjson.feed(chunk))
-        else:
+        elif self._read_block(chunk, until_error=True) is None:
             self._decode_events(self._sse.feed(chunk))
         return self._encoder.take()
 
@@ -224,14 +224,15 @@ class StreamTranslator:
         out.append(whole[start:at])
         return out
 
-    def _forward_block(self, chunk: bytes) -> bytes | None:
-        """An OpenAI chunk made of whole one-line `data: ` frames (what a provider sends, and a whole short stream
-        on loopback), read with one decoding of all its JSON frames as an array: what to send, or None when the
-        chunk is anything else (a frame of another shape, a line break inside a frame, a frame that does not
-        decode), which the frame-by-frame path then takes with the same result."""
-        decoder = self._openai
-        if decoder is None:
-            return None
+    # --- chunks of whole frames, decoded at once ---
+    #
+    # What providers send is whole frames, several in a chunk on loopback and one per chunk over the network: an
+    # OpenAI chunk of one-line `data: ` frames, an Anthropic one of two-line frames (`event: NAME`, `data: `
+    # and a JSON object). Their data is decoded as one JSON array in one call. A chunk of any other shape (a
+    # frame cut, a line break inside a frame, a frame that does not decode) goes through the SSE line rules
+    # instead, with the same result; deciding that changes nothing but the parser's note that the stream began.
+
+    def _openai_block(self, chunk: bytes) -> _OpenAIBlock | None:
         block = self._sse.whole_frames(chunk, b"data: ")
         if block is None:
             return None
@@ -247,39 +248,20 @@ class StreamTranslator:
             done = True
         elif not body:
             return None
-        usage_only: list[int] = []
-        pieces: list[bytes] = []
-        if data:
-            pieces = data.split(b"\n\ndata: ")
-            # JSON text has no raw line break: with the frames' separators taken out, none may be left.
-            array = b"[" + b",".join(pieces) + b"]"
-            if b"\n" in array or b"\r" in array:
-                return None
-            try:
-                chunks = decode_chunks(array)
-            except DecodeError:
-                return None
-            usage_only = decoder.chunks(chunks, pieces)
-        if done:
-            decoder.data(b"[DONE]")
-        if not (usage_only and self._drop_usage):
-            return chunk
-        if usage_only == [len(pieces) - 1]:  # the usage chunk comes last: cut it out of the chunk
-            last = data.rfind(b"\n\ndata: ")
-            return chunk[: last + 8 if last >= 0 else 0] + chunk[len(data) + 8 :]
-        for at in reversed(usage_only):
-            del pieces[at]
-        kept = b"".join(b"data: " + piece + b"\n\n" for piece in pieces)
-        return kept + b"data: [DONE]\n\n" if done else kept
-
-    def _forward_anthropic_block(self, chunk: bytes) -> bytes | None:
-        """An Anthropic chunk made of whole two-line frames (`event: NAME`, then `data: ` and a JSON object, as
-        Anthropic sends every event), read with one decoding of their data as a JSON array: the chunk, which goes
-        out as it came, or None when it is anything else, which the line-by-line path then takes with the same
-        result."""
-        decoder = self._anthropic
-        if decoder is None:
+        if not data:
+            return [], [], data, done
+        pieces = data.split(b"\n\ndata: ")
+        # JSON text has no raw line break: with the frames' separators taken out, none may be left.
+        array = b"[" + b",".join(pieces) + b"]"
+        if b"\n" in array or b"\r" in array:
             return None
+        try:
+            return decode_chunks(array), pieces, data, done
+        except DecodeError:
+            return None
+
+    def _anthropic_block(self, chunk: bytes) -> list[tuple[bytes, dict[str, Any]]] | None:
+        """Each frame's event name line and data."""
         block = self._sse.whole_frames(chunk, b"event: ")
         if block is None:
             return None
@@ -295,12 +277,33 @@ class StreamTranslator:
         if b"\n" in array or b"\r" in array:
             return None
         try:
-            payloads = _decode_objects(array)
+            return list(zip(names, _decode_objects(array), strict=True))
         except DecodeError:
             return None
-        for name, payload in zip(names, payloads, strict=True):
+
+    def _read_block(self, chunk: bytes, *, until_error: bool) -> tuple[list[int], _OpenAIBlock | None] | None:
+        """A chunk of whole frames read into the decoder (with `until_error`, what follows an error is not read,
+        as in `_decode_events`): the positions of an OpenAI block's usage-only chunks, and the block to cut them
+        from; None, with nothing read, for a chunk of another shape."""
+        state = self._state
+        if self._openai is not None:
+            block = self._openai_block(chunk)
+            if block is None:
+                return None
+            chunks, pieces, _, done = block
+            usage_only = self._openai.chunks(chunks, pieces, until_error=until_error)
+            if done and not (until_error and state.error is not None):
+                self._openai.data(b"[DONE]")
+            return usage_only, block
+        decoder = self._anthropic
+        events = self._anthropic_block(chunk) if decoder is not None else None
+        if decoder is None or events is None:
+            return None
+        for name, payload in events:
             decoder.payload(payload, name[7:].decode("utf-8", "replace"))
-        return chunk
+            if until_error and state.error is not None:
+                break
+        return [], None
 
     def _forward(self, chunk: bytes, *, final: bool) -> bytes:
         """Same-format streams: complete frames go out unchanged, read on the way for usage. A frame that does
@@ -323,9 +326,12 @@ class StreamTranslator:
             return b"".join(out)
         assert self._events is not None
         if not final:
-            block = self._forward_block(chunk) if self._openai is not None else self._forward_anthropic_block(chunk)
-            if block is not None:
-                return block
+            read = self._read_block(chunk, until_error=False)
+            if read is not None:
+                usage_only, block = read
+                if usage_only and self._drop_usage and block is not None:
+                    return _without(chunk, block, usage_only)
+                return chunk
         out = []
         if self._openai is not None and not final:
             whole = chunk
@@ -353,6 +359,22 @@ class StreamTranslator:
                     continue
             out.append(frame.raw)
         return b"".join(out)
+
+
+# An OpenAI chunk of whole frames: their decoded chunks, their data, that data joined by LF LF `data: `, and
+# whether `data: [DONE]` ends it. (A plain tuple: a NamedTuple's constructor is a Python call per chunk.)
+_OpenAIBlock = tuple[list[Any], list[bytes], bytes, bool]
+
+
+def _without(chunk: bytes, block: _OpenAIBlock, dropped: list[int]) -> bytes:
+    """`chunk` (the bytes of `block`'s frames) less the frames at the positions `dropped`."""
+    _, pieces, data, done = block
+    if dropped == [len(pieces) - 1]:  # the last JSON frame: cut out of the chunk
+        last = data.rfind(b"\n\ndata: ")
+        return chunk[: last + 8 if last >= 0 else 0] + chunk[len(data) + 8 :]
+    kept = [piece for at, piece in enumerate(pieces) if at not in dropped]
+    frames = b"".join(b"data: " + piece + b"\n\n" for piece in kept)
+    return frames + b"data: [DONE]\n\n" if done else frames
 
 
 def _is_object(data: bytes | str) -> bool:

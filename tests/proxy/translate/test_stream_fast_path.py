@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.translate import StreamTranslator
+from proxy.translate import StreamTranslator, stamps
 from proxy.translate import openai_stream as openai_stream_module
 from proxy.translate.codec import DecodeError
 from proxy.translate.outcome import Usage
@@ -68,6 +68,12 @@ _FRAMES = st.one_of(
 )
 
 
+def _cut(frames: list[bytes], cuts: list[int]) -> list[bytes]:
+    data = b"".join(frames)
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    return [data[a:b] for a, b in itertools.pairwise([0, *points, len(data)])]
+
+
 def _run(
     chunks: list[bytes], *, fast: bool, include_usage: bool, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[object, ...]:
@@ -89,9 +95,7 @@ def _refuse(data: bytes | str) -> None:
 def test_the_shortcuts_change_nothing_the_client_or_analytics_see(
     frames: list[bytes], cuts: list[int], include_usage: bool
 ) -> None:
-    data = b"".join(frames)
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    chunks = [data[a:b] for a, b in itertools.pairwise([0, *points, len(data)])]
+    chunks = _cut(frames, cuts)
     with pytest.MonkeyPatch.context() as monkeypatch:
         fast = _run(chunks, fast=True, include_usage=include_usage, monkeypatch=monkeypatch)
         slow = _run(chunks, fast=False, include_usage=include_usage, monkeypatch=monkeypatch)
@@ -132,18 +136,53 @@ def test_a_usage_chunk_amid_whole_frames_is_dropped_and_the_rest_goes_out_unchan
     assert (translator.usage, translator.text, translator.complete) == (Usage(5, 7), "ab", True)
 
 
-def test_an_error_chunk_amid_whole_frames_is_read_as_the_provider_error() -> None:
+def test_an_error_chunk_amid_whole_frames_is_read_as_the_provider_error_and_the_rest_still_read() -> None:
+    # A pass-through client gets every frame, so analytics read every frame too, as the line rules do.
     translator = StreamTranslator(OPENAI, OPENAI, model="m", keep_text=True)
     text = _chunk(choices=[{"index": 0, "delta": {"content": "a"}}])
     error = _chunk(error={"message": "overloaded"})
-    assert translator.feed(text + error) == text + error
+    more = _chunk(choices=[{"index": 0, "delta": {"content": "b"}}])
+    assert translator.feed(text + error + more) == text + error + more
     translator.close()
-    assert (translator.error, translator.complete, translator.text) == ("overloaded", False, "a")
+    assert (translator.error, translator.complete, translator.text) == ("overloaded", False, "ab")
 
 
 def _event(name: str, **payload: object) -> bytes:
     return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
 
+
+_ANTHROPIC_SAMPLES = [
+    _event("message_start", type="message_start", message={"id": "m1", "usage": {"input_tokens": 5}}),
+    _event("content_block_start", type="content_block_start", index=0, content_block={"type": "text"}),
+    _event(
+        "content_block_start",
+        type="content_block_start",
+        index=1,
+        content_block={"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+    ),
+    _event(
+        "content_block_delta",
+        type="content_block_delta",
+        index=1,
+        delta={"type": "input_json_delta", "partial_json": '{"a": 1}'},
+    ),
+    _event("content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": 5}),
+    _event("message_delta", type="message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 7}),
+    _event("message_stop", type="message_stop"),
+    _event("ping", type="ping"),
+    _event("error", type="error", error={"type": "overloaded_error", "message": "Overloaded"}),
+    _event("message_stop"),
+    b"event: message_stop\ndata: [1, 2]\n\n",
+    b"event: message_stop\ndata: not json\n\n",
+    b'event: ping\ndata:{"type": "ping"}\n\n',
+    b'event:ping\ndata: {"type": "ping"}\n\n',
+    b'event: ping\nid: 7\ndata: {"type": "ping"}\n\n',
+    b'event: ping\ndata: {"type":\ndata: "ping"}\n\n',
+    b'event: ping\ndata: {"type":\n"ping"}\n\n',
+    b'data: {"type": "ping"}\n\n',
+    b": keep-alive\n\n",
+    b'event: ping\r\ndata: {"type": "ping"}\r\n\r\n',
+]
 
 _ANTHROPIC_FRAMES = st.one_of(
     st.text(max_size=12).map(
@@ -151,42 +190,7 @@ _ANTHROPIC_FRAMES = st.one_of(
             "content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": text}
         )
     ),
-    st.sampled_from(
-        [
-            _event("message_start", type="message_start", message={"id": "m1", "usage": {"input_tokens": 5}}),
-            _event("content_block_start", type="content_block_start", index=0, content_block={"type": "text"}),
-            _event(
-                "content_block_start",
-                type="content_block_start",
-                index=1,
-                content_block={"type": "tool_use", "id": "t1", "name": "f", "input": {}},
-            ),
-            _event(
-                "content_block_delta",
-                type="content_block_delta",
-                index=1,
-                delta={"type": "input_json_delta", "partial_json": '{"a": 1}'},
-            ),
-            _event("content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": 5}),
-            _event(
-                "message_delta", type="message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 7}
-            ),
-            _event("message_stop", type="message_stop"),
-            _event("ping", type="ping"),
-            _event("error", type="error", error={"type": "overloaded_error", "message": "Overloaded"}),
-            _event("message_stop"),
-            b"event: message_stop\ndata: [1, 2]\n\n",
-            b"event: message_stop\ndata: not json\n\n",
-            b'event: ping\ndata:{"type": "ping"}\n\n',
-            b'event:ping\ndata: {"type": "ping"}\n\n',
-            b'event: ping\nid: 7\ndata: {"type": "ping"}\n\n',
-            b'event: ping\ndata: {"type":\ndata: "ping"}\n\n',
-            b'event: ping\ndata: {"type":\n"ping"}\n\n',
-            b'data: {"type": "ping"}\n\n',
-            b": keep-alive\n\n",
-            b'event: ping\r\ndata: {"type": "ping"}\r\n\r\n',
-        ]
-    ),
+    st.sampled_from(_ANTHROPIC_SAMPLES),
 )
 
 
@@ -202,9 +206,7 @@ def _run_anthropic(chunks: list[bytes], *, fast: bool) -> tuple[object, ...]:
 def test_whole_anthropic_frames_read_at_once_change_nothing_the_client_or_analytics_see(
     frames: list[bytes], cuts: list[int]
 ) -> None:
-    data = b"".join(frames)
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    chunks = [data[a:b] for a, b in itertools.pairwise([0, *points, len(data)])]
+    chunks = _cut(frames, cuts)
     assert _run_anthropic(chunks, fast=True) == _run_anthropic(chunks, fast=False)
 
 
@@ -237,3 +239,66 @@ def test_a_chunk_of_whole_anthropic_frames_goes_out_as_the_same_bytes_object_and
 )
 def test_anthropic_frames_of_another_shape_are_read_by_the_line_rules(chunk: bytes) -> None:
     assert _run_anthropic([chunk], fast=True) == _run_anthropic([chunk], fast=False)
+
+
+def _run_translated(source: ApiFormat, target: ApiFormat, chunks: list[bytes], *, fast: bool) -> tuple[object, ...]:
+    translator = StreamTranslator(source, target, model="m", keep_text=True, created=1)
+    if not fast:
+        translator._sse = _LineByLine()
+    out = b"".join(translator.feed(chunk) for chunk in chunks) + translator.close()
+    return (out, translator.usage, translator.text, translator.stop_reason, translator.error, translator.complete)
+
+
+_CUTS = st.lists(st.integers(min_value=0, max_value=3000), max_size=6)
+
+
+def _same_either_way(source: ApiFormat, target: ApiFormat, chunks: list[bytes]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(stamps, "random_suffix", lambda: "fixed")
+        fast = _run_translated(source, target, chunks, fast=True)
+        assert fast == _run_translated(source, target, chunks, fast=False)
+
+
+@given(st.lists(_FRAMES, max_size=12), _CUTS)
+def test_an_openai_stream_translated_reads_whole_frames_as_the_line_rules_do(
+    frames: list[bytes], cuts: list[int]
+) -> None:
+    _same_either_way(OPENAI, ANTHROPIC, _cut(frames, cuts))
+
+
+@given(st.lists(_ANTHROPIC_FRAMES, max_size=12), _CUTS)
+def test_an_anthropic_stream_translated_reads_whole_frames_as_the_line_rules_do(
+    frames: list[bytes], cuts: list[int]
+) -> None:
+    _same_either_way(ANTHROPIC, OPENAI, _cut(frames, cuts))
+
+
+_OPENAI_ERROR_AMID = _chunk(choices=[{"index": 0, "delta": {"content": "a"}}]) + _chunk(error={"message": "boom"})
+_ANTHROPIC_ERROR_AMID = _event(
+    "content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": "a"}
+) + _event("error", type="error", error={"type": "overloaded_error", "message": "boom"})
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "chunk"),
+    [
+        (OPENAI, ANTHROPIC, _OPENAI_ERROR_AMID + _chunk(choices=[{"index": 0, "delta": {"content": "b"}}])),
+        (OPENAI, ANTHROPIC, _OPENAI_ERROR_AMID + b"data: [DONE]\n\n"),
+        (
+            ANTHROPIC,
+            OPENAI,
+            _ANTHROPIC_ERROR_AMID
+            + _event(
+                "content_block_delta", type="content_block_delta", index=0, delta={"type": "text_delta", "text": "b"}
+            ),
+        ),
+    ],
+)
+def test_a_translated_chunk_of_whole_frames_is_read_up_to_the_provider_error(
+    source: ApiFormat, target: ApiFormat, chunk: bytes
+) -> None:
+    _same_either_way(source, target, [chunk])
+    translator = StreamTranslator(source, target, model="m", keep_text=True, created=1)
+    translator.feed(chunk)
+    translator.close()
+    assert (translator.text, translator.error, translator.complete) == ("a", "boom", False)
