@@ -9,7 +9,8 @@ complete). A same-format stream is forwarded frame by frame, byte for byte, whil
 for usage; the one change is dropping the usage chunk that `translate_request` asked an OpenAI provider for
 when the client did not ask for it. When the provider's stream stops without its end (no `[DONE]`,
 `message_stop` or `done`, and no stop reason), `close()` writes an error event so the client does not take a
-cut answer for a whole one.
+cut answer for a whole one. A chunk of whole SSE frames, what providers send, has its frames' data decoded as
+one JSON array (see "chunks of whole frames" below); any other chunk goes through the SSE line rules.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .outcome import Usage
 from .sse import SseEvent, SseParser
 
 OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
-# The data of several whole frames at once, as one JSON array of objects (`_forward_anthropic_block`).
+# The data of several whole Anthropic frames at once, as one JSON array of objects (`_anthropic_block`).
 _decode_objects = msgspec.json.Decoder(list[dict[str, Any]]).decode
 CUT_SHORT = "The provider closed the stream before the answer was complete."
 
