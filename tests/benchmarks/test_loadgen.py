@@ -4,6 +4,7 @@ step; answers that are not 200 count as errors."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -38,6 +39,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         pass
     finally:
         writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 def test_every_answer_is_read_to_its_end_and_other_statuses_count_as_errors() -> None:
