@@ -2,8 +2,9 @@
 
 Starts, as separate processes on loopback: the fake provider; a bare passthrough on the same stack
 (benchmarks/bare_passthrough.py) for each upstream client, and one on the httpx API over aiohttp (httpx-aiohttp)
-for comparison; `muxgate serve` for each upstream client, on a config
-with one catch-all rule to the fake provider. Then sends OpenAI chat requests (JSON and streaming) at 1 and 16
+for comparison; `muxgate serve` for each upstream client, on a config with one catch-all rule to the fake
+provider, and on the default client once more with recording off (the request path alone; what recording adds is
+benchmarks/analytics.py's to measure). Then sends OpenAI chat requests (JSON and streaming) at 1 and 16
 concurrent connections, the targets taking turns round after round, and reports RPS and latency, median (min–max)
 over --rounds rounds (at one connection with a quarter of --requests). Every round starts every target but the
 fake provider afresh: two processes running the same code differ by a few percent in RPS for as long as they
@@ -29,7 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -63,6 +64,9 @@ spec:
 
 # The yardstick: a passthrough on the client the gateway uses by default.
 BARE = "bare passthrough (aiohttp)"
+# Muxgate on that client, as configured by default and with recording off.
+MUXGATE = "muxgate (aiohttp)"
+MUXGATE_OFF = "muxgate (aiohttp), recording off"
 
 BODY = {"model": "any", "messages": [{"role": "user", "content": "Say hello to the benchmark, please."}]}
 
@@ -122,35 +126,49 @@ WARMUP = 1_000
 CONCURRENCIES = (1, 16)
 
 
-def target_commands(fake: str, config: Path, data: Path) -> dict[str, tuple[list[str], str]]:
-    """Every target but the fake provider (`direct`): its command and the line it prints once it serves."""
+class Target(NamedTuple):
+    """How to start a target: its command, the line it prints once it serves, and its environment."""
+
+    command: list[str]
+    marker: str
+    env: dict[str, str] | None = None
+
+
+def target_commands(fake: str, config: Path, data: Path) -> dict[str, Target]:
+    """Every target but the fake provider (`direct`). Muxgate runs twice on the default client: as it is
+    configured by default (recording on) and with recording off, which shows the request path alone."""
     python = sys.executable
 
-    def bare(transport: str) -> tuple[list[str], str]:
-        return [python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", transport], "http://"
+    def bare(transport: str) -> Target:
+        return Target(
+            [python, "benchmarks/bare_passthrough.py", "--upstream", fake, "--transport", transport], "http://"
+        )
 
-    def muxgate(transport: str) -> tuple[list[str], str]:
-        command = [str(BIN / "muxgate"), "serve", str(config), "--port", "0", "--data-dir", str(data / transport)]
-        return [*command, "--transport", transport, "--log-level", "warning"], "Muxgate serving"
+    def muxgate(transport: str, recording: bool = True) -> Target:
+        data_dir = data / (transport if recording else f"{transport}-off")
+        command = [str(BIN / "muxgate"), "serve", str(config), "--port", "0", "--data-dir", str(data_dir)]
+        env = None if recording else {**os.environ, "MUXGATE_ANALYTICS": "false"}
+        return Target([*command, "--transport", transport, "--log-level", "warning"], "Muxgate serving", env)
 
     return {
         BARE: bare("aiohttp"),
         "bare passthrough (httpx API over aiohttp)": bare("httpx-aiohttp"),
         "bare passthrough (httpx)": bare("httpx"),
-        "muxgate (aiohttp)": muxgate("aiohttp"),
+        MUXGATE: muxgate("aiohttp"),
+        MUXGATE_OFF: muxgate("aiohttp", recording=False),
         "muxgate (httpx)": muxgate("httpx"),
     }
 
 
 @contextmanager
-def serving(commands: dict[str, tuple[list[str], str]]) -> Iterator[dict[str, str]]:
+def serving(commands: dict[str, Target]) -> Iterator[dict[str, str]]:
     """The targets of `commands` started, by name: their URLs; all stopped at the end."""
     with ExitStack() as stack:
-        yield {name: stack.enter_context(process(command, marker)) for name, (command, marker) in commands.items()}
+        yield {name: stack.enter_context(process(*target)) for name, target in commands.items()}
 
 
 def measure(
-    fake: str, commands: dict[str, tuple[list[str], str]], requests: int, rounds: int, recording: set[str]
+    fake: str, commands: dict[str, Target], requests: int, rounds: int, recording: set[str]
 ) -> list[dict[str, Any]]:
     """Every body and concurrency, each target in turn, round after round, each round starting with another
     target, so that a machine that speeds up or slows down during the run does so for all of them alike. Each
@@ -210,7 +228,7 @@ def main() -> None:
         config.mkdir()
         (config / "muxgate.yaml").write_text(CONFIG.format(url=fake))
         commands = target_commands(fake, config, Path(tmp))
-        recording = {"muxgate (aiohttp)", "muxgate (httpx)"}
+        recording = {MUXGATE, "muxgate (httpx)"}
         runs = measure(fake, commands, args.requests, args.rounds, recording)
     report = {
         "machine": machine(),

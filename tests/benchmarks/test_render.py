@@ -99,3 +99,19 @@ def test_the_overhead_section_says_whether_each_round_had_fresh_processes() -> N
     doc = "\n".join(overhead_section({**data, "warmup": 1000}))
     assert f"5 rounds, the targets taking turns, {fresh}; figures are" in doc
     assert "| RPS at 16 connections ÷ bare passthrough's | 80% | 80% | ≥ 80 % |" in doc
+
+
+def test_the_overhead_summary_gives_muxgate_with_recording_off_its_own_row_when_measured() -> None:
+    targets = (
+        ("direct", 5000.0),
+        ("bare passthrough (aiohttp)", 1000.0),
+        ("muxgate (aiohttp)", 700.0),
+        ("muxgate (aiohttp), recording off", 850.0),
+    )
+    runs = [_run(name, stream, c, rps, 1.0) for name, rps in targets for stream in (False, True) for c in (1, 16)]
+    data: dict[str, Any] = {"rounds": 5, "requests": 6000, "yardstick": "bare passthrough (aiohttp)", "runs": runs}
+    doc = "\n".join(overhead_section(data))
+    assert "| RPS at 16 connections ÷ bare passthrough's | 70% | 70% | ≥ 80 % |" in doc
+    assert "| the same, recording off | 85% | 85% | |" in doc
+    without = "\n".join(overhead_section({**data, "runs": [r for r in runs if "off" not in r["target"]]}))
+    assert "recording off" not in without
