@@ -173,6 +173,9 @@ class Gateway:
                 provider.api_format,
                 model=rule.model,
                 fim=fim,
+                # An OpenAI provider's usage chunk is asked for when something reads it: analytics, or a client
+                # of another API, whose stream carries usage. Otherwise the client's request goes as it came.
+                stream_usage=self.analytics is not None or provider.api_format is not fmt,
                 completion_tokens=provider.type is ProviderType.OPENAI,
             )
         except ClientGone:

@@ -768,3 +768,48 @@ def test_an_anthropic_clients_limit_reaches_an_openai_provider_in_the_field_it_a
     received = only(fake).json
     assert received[field] == 256
     assert ({"max_tokens", "max_completion_tokens"} - {field}) & set(received) == set()
+
+
+# --- the usage chunk of OpenAI streams ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "analytics", "asked"),
+    [
+        pytest.param(OPENAI_CHAT, True, True, id="openai-client-analytics-on"),
+        pytest.param(OPENAI_CHAT, False, False, id="openai-client-analytics-off"),
+        pytest.param(ANTHROPIC, False, True, id="anthropic-client-analytics-off"),
+    ],
+)
+def test_an_openai_provider_is_asked_for_a_streams_usage_only_when_something_reads_it(
+    http: httpx.Client, gateway: Gateway, fake: FakeProvider, route: str, analytics: bool, asked: bool
+) -> None:
+    # Analytics record the usage; an Anthropic client's stream carries it (message_start, message_delta).
+    url = gateway(workspaces(default=catch_all("openai", "gpt-test")), analytics=analytics)
+    with http.stream("POST", url + route, json=chat(route, "hi", stream=True)) as response:
+        assert response.status_code == 200
+        text = response.read().decode()
+    received = only(fake).json
+    assert ("stream_options" in received) is asked
+    if asked:
+        assert received["stream_options"] == {"include_usage": True}
+    if route == OPENAI_CHAT:
+        # The client did not ask for usage: it gets none, whether or not the provider sent it.
+        chunks = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+        assert chunks
+        assert all(chunk.get("usage") is None and chunk["choices"] for chunk in chunks)
+        assert text.rstrip().endswith("data: [DONE]")
+    else:
+        assert '"output_tokens"' in text
+
+
+def test_an_openai_clients_own_stream_options_reach_the_provider_as_sent_with_analytics_off(
+    http: httpx.Client, gateway: Gateway, fake: FakeProvider
+) -> None:
+    url = gateway(workspaces(default=catch_all("openai", "gpt-test")), analytics=False)
+    body = {**chat(OPENAI_CHAT, "hi", stream=True), "stream_options": {"include_usage": True}}
+    with http.stream("POST", url + OPENAI_CHAT, json=body) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert only(fake).json["stream_options"] == {"include_usage": True}
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["prompt_tokens"] > 0
