@@ -57,13 +57,18 @@ def overhead_section(data: Data) -> list[str]:
     runs = data["runs"]
     direct = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == "direct"}
     bare = {(r["stream"], r["concurrency"]): r for r in runs if r["target"] == data["yardstick"]}
+    measured_off = any(r["target"] == MUXGATE_OFF for r in runs)
+    off_too = (
+        ", and on the default client once more with recording off (the request path alone)" if measured_off else ""
+    )
     lines = [
         "## What the gateway adds",
         "",
         "OpenAI chat requests to the fake provider directly, through a bare passthrough on Muxgate's stack "
         "(Litestar, uvicorn with httptools and uvloop, the same upstream client; no routing, rewriting, translation, "
         "secret scanning or recording) and through "
-        f"`muxgate serve`, with either upstream client (aiohttp's ClientSession, the default, or httpx); and through a "
+        f"`muxgate serve`, with either upstream client (aiohttp's ClientSession, the default, or httpx){off_too}; "
+        "and through a "
         "bare passthrough on the httpx API over aiohttp (httpx-aiohttp), the client the gateway would use to keep "
         f"the httpx API. {data['requests']:,} requests per round at 16 connections (a quarter of that at one), "
         f"{data['rounds']} rounds, the targets taking turns{_fresh_targets(data)}; figures are the median (min–max) "

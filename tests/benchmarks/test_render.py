@@ -113,5 +113,6 @@ def test_the_overhead_summary_gives_muxgate_with_recording_off_its_own_row_when_
     doc = "\n".join(overhead_section(data))
     assert "| RPS at 16 connections ÷ bare passthrough's | 70% | 70% | ≥ 80 % |" in doc
     assert "| the same, recording off | 85% | 85% | |" in doc
+    assert "and on the default client once more with recording off (the request path alone); and" in doc
     without = "\n".join(overhead_section({**data, "runs": [r for r in runs if "off" not in r["target"]]}))
     assert "recording off" not in without
