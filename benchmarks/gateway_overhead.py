@@ -200,6 +200,8 @@ def measure(
         for name, results in by_name.items():
             result: dict[str, Any] = {
                 "rps": summary([r.rps for r in results]),
+                # Round by round, for ratios between targets measured in the same round.
+                "rps_rounds": [r.rps for r in results],
                 "p50_ms": summary([r.p50 * 1000 for r in results]),
                 "p99_ms": summary([r.percentile(0.99) * 1000 for r in results]),
                 "errors": sum(r.errors for r in results),

@@ -116,3 +116,21 @@ def test_the_overhead_summary_gives_muxgate_with_recording_off_its_own_row_when_
     assert "and on the default client once more with recording off (the request path alone); and" in doc
     without = "\n".join(overhead_section({**data, "runs": [r for r in runs if "off" not in r["target"]]}))
     assert "recording off" not in without
+
+
+def test_the_overhead_ratios_show_where_the_rounds_own_ratios_lie() -> None:
+    runs = []
+    for name, rounds in (
+        ("direct", [5000.0, 5000.0, 5000.0]),
+        ("bare passthrough (aiohttp)", [1000.0, 1200.0, 800.0]),
+        ("muxgate (aiohttp)", [700.0, 1080.0, 720.0]),
+    ):
+        for stream in (False, True):
+            for c in (1, 16):
+                run = _run(name, stream, c, sorted(rounds)[1], 1.0)
+                runs.append({**run, "rps_rounds": rounds})
+    data: dict[str, Any] = {"rounds": 3, "requests": 6000, "yardstick": "bare passthrough (aiohttp)", "runs": runs}
+    doc = "\n".join(overhead_section(data))
+    # Medians 720 / 1000; the rounds' own ratios 70 %, 90 % and 90 %.
+    assert "| RPS at 16 connections ÷ bare passthrough's | 72% (70%–90%) | 72% (70%–90%) | ≥ 80 % |" in doc
+    assert "in brackets the lowest and the highest of the rounds' own ratios" in doc
