@@ -294,6 +294,16 @@ def scale_section(data: Data) -> list[str]:
     return [*lines, ""]
 
 
+def _round_costs(gateway: Data, name: str) -> str:
+    """` (low–high)`: the RPS cost of variant `name` against recording off, round by round; empty when the
+    results do not keep their rounds."""
+    rounds = gateway.get("rounds", {}).get("rps", {})
+    if name not in rounds or "off" not in rounds:
+        return ""
+    costs = [(1 - on / off) * 100 for on, off in zip(rounds[name], rounds["off"], strict=True)]
+    return f" ({min(costs):+.1f} to {max(costs):+.1f})"
+
+
 def analytics_section(data: Data) -> list[str]:
     lines = ["## Analytics", "", "`benchmarks/analytics.py`.", ""]
     writer = [w for w in data.get("writer", []) if "skipped" not in w]
@@ -318,8 +328,13 @@ def analytics_section(data: Data) -> list[str]:
         for g in data["gateway"]:
             thread = g.get("rps_thread")
             lines.append(
-                f"| {kind(g['stream'])} | {g['rps_off']:,.0f} | {g['rps_on']:,.0f} | {g['rps_cost_percent']:+.1f} % | "
-                + (f"{thread:,.0f} | {g['rps_cost_percent_thread']:+.1f} % | " if thread else "– | – | ")
+                f"| {kind(g['stream'])} | {g['rps_off']:,.0f} | {g['rps_on']:,.0f} | "
+                f"{g['rps_cost_percent']:+.1f} %{_round_costs(g, 'on')} | "
+                + (
+                    f"{thread:,.0f} | {g['rps_cost_percent_thread']:+.1f} %{_round_costs(g, 'thread')} | "
+                    if thread
+                    else "– | – | "
+                )
                 + f"{g['cpu_us_per_request_off']:,.0f} | {g['cpu_us_per_request_on']:,.0f} | "
                 f"{g.get('loop_cpu_us_per_request_on', float('nan')):,.0f} | "
                 f"{g.get('writer_process_cpu_us_per_request', float('nan')):,.0f} | "
@@ -328,7 +343,8 @@ def analytics_section(data: Data) -> list[str]:
         lines += [
             "",
             "CPU per request: the gateway with its writer process; of it, the event loop's thread and the writer "
-            "process.",
+            "process. The costs are of the medians; in brackets the lowest and the highest of the rounds' own "
+            "costs (a round measures every variant, one after the other).",
             "",
         ]
         tails = [g for g in data["gateway"] if "latency_ms" in g]

@@ -10,7 +10,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from profile_request_path import summarise
-from render import overhead_section, render
+from render import analytics_section, overhead_section, render
 
 
 def _span(value: float) -> dict[str, float]:
@@ -134,3 +134,21 @@ def test_the_overhead_ratios_show_where_the_rounds_own_ratios_lie() -> None:
     # Medians 720 / 1000; the rounds' own ratios 70 %, 90 % and 90 %.
     assert "| RPS at 16 connections ÷ bare passthrough's | 72% (70%–90%) | 72% (70%–90%) | ≥ 80 % |" in doc
     assert "in brackets the lowest and the highest of the rounds' own ratios" in doc
+
+
+def test_the_recording_cost_shows_where_the_rounds_own_costs_lie() -> None:
+    gateway = {
+        "stream": False,
+        "rps_off": 1000.0,
+        "rps_on": 900.0,
+        "rps_cost_percent": 10.0,
+        "cpu_us_per_request_off": 200.0,
+        "cpu_us_per_request_on": 220.0,
+        "dropped": 0,
+        # Round by round: costs of 5 %, 10 % and -2 % (the rounds' order differs from the medians').
+        "rounds": {"rps": {"off": [1000.0, 800.0, 1000.0], "on": [950.0, 720.0, 1020.0]}},
+    }
+    doc = "\n".join(analytics_section({"gateway": [gateway]}))
+    assert "| JSON | 1,000 | 900 | +10.0 % (-2.0 to +10.0) | – | – | 200 | 220 |" in doc
+    without = "\n".join(analytics_section({"gateway": [{**gateway, "rounds": {}}]}))
+    assert "| JSON | 1,000 | 900 | +10.0 % | – | – |" in without
