@@ -340,11 +340,17 @@ def analytics_section(data: Data) -> list[str]:
                 f"{g.get('writer_process_cpu_us_per_request', float('nan')):,.0f} | "
                 f"{g.get('cpu_us_per_request_thread', float('nan')):,.0f} | {g['dropped']} |"
             )
+        ranges = any(_round_costs(g, "on") for g in data["gateway"])
         lines += [
             "",
             "CPU per request: the gateway with its writer process; of it, the event loop's thread and the writer "
-            "process. The costs are of the medians; in brackets the lowest and the highest of the rounds' own "
-            "costs (a round measures every variant, one after the other).",
+            "process."
+            + (
+                " The costs are of the medians; in brackets the lowest and the highest of the rounds' own costs (a "
+                "round measures every variant, one after the other)."
+                if ranges
+                else ""
+            ),
             "",
         ]
         tails = [g for g in data["gateway"] if "latency_ms" in g]

@@ -152,3 +152,5 @@ def test_the_recording_cost_shows_where_the_rounds_own_costs_lie() -> None:
     assert "| JSON | 1,000 | 900 | +10.0 % (-2.0 to +10.0) | – | – | 200 | 220 |" in doc
     without = "\n".join(analytics_section({"gateway": [{**gateway, "rounds": {}}]}))
     assert "| JSON | 1,000 | 900 | +10.0 % | – | – |" in without
+    assert "in brackets" in doc
+    assert "in brackets" not in without
