@@ -16,7 +16,7 @@ one JSON array (see "chunks of whole frames" below); any other chunk goes throug
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -36,6 +36,7 @@ from .sse import SseEvent, SseParser
 OPENAI, ANTHROPIC, OLLAMA = ApiFormat.OPENAI, ApiFormat.ANTHROPIC, ApiFormat.OLLAMA
 # The data of several whole Anthropic frames at once, as one JSON array of objects (`_anthropic_block`).
 _decode_objects = msgspec.json.Decoder(list[dict[str, Any]]).decode
+_T = TypeVar("_T")
 CUT_SHORT = "The provider closed the stream before the answer was complete."
 
 
@@ -252,14 +253,8 @@ class StreamTranslator:
         if not data:
             return [], [], data, done
         pieces = data.split(b"\n\ndata: ")
-        # JSON text has no raw line break: with the frames' separators taken out, none may be left.
-        array = b"[" + b",".join(pieces) + b"]"
-        if b"\n" in array or b"\r" in array:
-            return None
-        try:
-            return decode_chunks(array), pieces, data, done
-        except DecodeError:
-            return None
+        chunks = _decoded_array(pieces, decode_chunks)
+        return None if chunks is None else (chunks, pieces, data, done)
 
     def _anthropic_block(self, chunk: bytes) -> list[tuple[bytes, dict[str, Any]]] | None:
         """Each frame's event name line and data."""
@@ -274,13 +269,8 @@ class StreamTranslator:
                 return None
             names.append(name)
             data.append(text)
-        array = b"[" + b",".join(data) + b"]"
-        if b"\n" in array or b"\r" in array:
-            return None
-        try:
-            return list(zip(names, _decode_objects(array), strict=True))
-        except DecodeError:
-            return None
+        payloads = _decoded_array(data, _decode_objects)
+        return None if payloads is None else list(zip(names, payloads, strict=True))
 
     def _read_block(self, chunk: bytes, *, until_error: bool) -> tuple[list[int], _OpenAIBlock | None] | None:
         """A chunk of whole frames read into the decoder (with `until_error`, what follows an error is not read,
@@ -365,6 +355,18 @@ class StreamTranslator:
 # An OpenAI chunk of whole frames: their decoded chunks, their data, that data joined by LF LF `data: `, and
 # whether `data: [DONE]` ends it. (A plain tuple: a NamedTuple's constructor is a Python call per chunk.)
 _OpenAIBlock = tuple[list[Any], list[bytes], bytes, bool]
+
+
+def _decoded_array(frames: list[bytes], decode: Callable[[bytes], list[_T]]) -> list[_T] | None:
+    """The frames' data decoded as one JSON array; None when a frame is no JSON of the decoder's shape, or has a
+    raw line break (JSON text has none: with the frames' separators taken out, none may be left)."""
+    array = b"[" + b",".join(frames) + b"]"
+    if b"\n" in array or b"\r" in array:
+        return None
+    try:
+        return decode(array)
+    except DecodeError:
+        return None
 
 
 def _without(chunk: bytes, block: _OpenAIBlock, dropped: list[int]) -> bytes:
